@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+/** A command module adds its subcommand (with options and `--help`) to the program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every `logbase` subcommand. Add a new command module here. */
+export const commands: RegisterCommand[] = [];

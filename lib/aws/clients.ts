@@ -1,0 +1,45 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { type LocalService, localEndpoint } from './endpoints';
+
+/** True when running against the embedded local stack (stage `local`, or `LOGBASE_LOCAL=true`). */
+export function isLocal(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.LOGBASE_LOCAL === 'true';
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/**
+ * Client options shared by every SDK client. On AWS this is just the defaults. Locally it points
+ * at the emulator, uses dummy credentials and HTTP/1.1 (kinesalite does not speak HTTP/2).
+ */
+export function clientConfig(service: LocalService, env: NodeJS.ProcessEnv = process.env) {
+  const base = { maxAttempts: 3, requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000 }) };
+  if (!isLocal(env)) return base;
+  return {
+    ...base,
+    region: env.AWS_REGION ?? 'ap-northeast-1',
+    endpoint: localEndpoint(service, env),
+    credentials: LOCAL_CREDENTIALS,
+  };
+}
+
+/** An S3 client for this environment (path-style addressing locally, as s3rver needs). */
+export const s3Client = (env: NodeJS.ProcessEnv = process.env) =>
+  new S3Client({ ...clientConfig('s3', env), forcePathStyle: isLocal(env) });
+/** A Kinesis client for this environment (always HTTP/1.1: PutRecords/GetRecords need nothing more). */
+export const kinesisClient = (env: NodeJS.ProcessEnv = process.env) =>
+  new KinesisClient(clientConfig('kinesis', env));
+/** A Firehose client for this environment. */
+export const firehoseClient = (env: NodeJS.ProcessEnv = process.env) =>
+  new FirehoseClient(clientConfig('firehose', env));
+/** A DynamoDB client for this environment. */
+export const dynamoDbClient = (env: NodeJS.ProcessEnv = process.env) =>
+  new DynamoDBClient(clientConfig('dynamodb', env));
+/** A Lambda client for this environment (locally: serverless-offline's invoke endpoint). */
+export const lambdaClient = (env: NodeJS.ProcessEnv = process.env) =>
+  new LambdaClient(clientConfig('lambda', env));
