@@ -1,0 +1,170 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * What `npx sls deploy --stage <stage>` would send to CloudFormation: the template `sls package` writes,
+ * built offline with no AWS credentials.
+ */
+const ROOT = resolve(__dirname, '../../..');
+const run = promisify(execFile);
+
+type Resource = { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string };
+type Template = { Resources: Record<string, Resource> };
+
+async function packageStage(stage: string): Promise<Template> {
+  const dir = await mkdtemp(join(tmpdir(), `logbase-package-${stage}-`));
+  try {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1' };
+    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', dir], {
+      cwd: ROOT,
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const ofType = (t: Template, type: string) =>
+  Object.entries(t.Resources).filter(([, r]) => r.Type === type) as [string, Resource][];
+const one = (t: Template, logicalId: string): Resource => {
+  const r = t.Resources[logicalId];
+  if (!r) throw new Error(`template has no resource ${logicalId}`);
+  return r;
+};
+
+/** Every Allow statement of every IAM role and policy in the template, with where it came from. */
+function allowStatements(t: Template) {
+  const out: { where: string; Action: unknown; Resource: unknown }[] = [];
+  for (const [id, r] of Object.entries(t.Resources)) {
+    const docs: { name: string; doc: any }[] = [];
+    if (r.Type === 'AWS::IAM::Role') {
+      for (const p of r.Properties?.Policies ?? []) docs.push({ name: p.PolicyName, doc: p.PolicyDocument });
+    } else if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') {
+      docs.push({ name: id, doc: r.Properties?.PolicyDocument });
+    }
+    for (const { name, doc } of docs) {
+      for (const s of doc?.Statement ?? []) {
+        if (s.Effect === 'Allow') out.push({ where: `${id}/${JSON.stringify(name)}`, Action: s.Action, Resource: s.Resource });
+      }
+    }
+  }
+  return out;
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+
+// AWS X-Ray has no resource-level permissions: PutTraceSegments and PutTelemetryRecords only accept Resource "*".
+const NEEDS_STAR_RESOURCE = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+
+describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %s', (stage) => {
+  let template: Template;
+
+  beforeAll(async () => {
+    template = await packageStage(stage);
+  }, 180_000);
+
+  it('has one data bucket, private, encrypted, versioned, TLS-only, with lifecycle rules per dataset prefix', () => {
+    const bucket = one(template, 'DataBucket');
+    const p = bucket.Properties ?? {};
+    expect(p.BucketName).toBe(`logbase-${stage}-data-ap-northeast-1`);
+    expect(p.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe(
+      'AES256',
+    );
+    expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    const prefixes = p.LifecycleConfiguration.Rules.map((r: { Prefix?: string }) => r.Prefix).filter(Boolean);
+    expect(prefixes).toEqual(
+      expect.arrayContaining(['raw/', 'lake/', 'quarantine/', 'marts/', 'reports/', 'athena-results/']),
+    );
+    expect(bucket.DeletionPolicy).toBe('Retain');
+
+    const policy = one(template, 'DataBucketPolicy').Properties?.PolicyDocument.Statement[0];
+    expect(policy).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(ofType(template, 'AWS::S3::Bucket').map(([id]) => id)).toEqual(['DataBucket']);
+  });
+
+  it('has the "events" Firehose (DirectPut) writing gzip under raw/events/dt=/hour= with an error prefix', () => {
+    const p = one(template, 'EventsDeliveryStream').Properties ?? {};
+    expect(p.DeliveryStreamName).toBe(`logbase-${stage}-events`);
+    expect(p.DeliveryStreamType).toBe('DirectPut');
+    const d = p.ExtendedS3DestinationConfiguration;
+    expect(d.Prefix).toBe('raw/events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');
+    expect(d.ErrorOutputPrefix).toMatch(/^raw\/errors\/events\/!\{firehose:error-output-type\}\//);
+    expect(d.CompressionFormat).toBe('GZIP');
+    expect(d.BucketARN).toEqual({ 'Fn::GetAtt': ['DataBucket', 'Arn'] });
+  });
+
+  it('has the Kinesis stream "clicks", encrypted, with its own Firehose to raw/clicks/', () => {
+    const stream = one(template, 'ClicksStream').Properties ?? {};
+    expect(stream.Name).toBe(`logbase-${stage}-clicks`);
+    expect(stream.StreamEncryption.EncryptionType).toBe('KMS');
+    const p = one(template, 'ClicksDeliveryStream').Properties ?? {};
+    expect(p.DeliveryStreamType).toBe('KinesisStreamAsSource');
+    expect(p.KinesisStreamSourceConfiguration.KinesisStreamARN).toEqual({ 'Fn::GetAtt': ['ClicksStream', 'Arn'] });
+    expect(p.ExtendedS3DestinationConfiguration.Prefix).toBe('raw/clicks/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');
+    expect(p.ExtendedS3DestinationConfiguration.CompressionFormat).toBe('GZIP');
+  });
+
+  it('has the UserVectors, ArticleVectors and Recommendations tables, on-demand, with PITR and encryption', () => {
+    const tables = ofType(template, 'AWS::DynamoDB::Table').map(([, r]) => r.Properties ?? {});
+    expect(tables.map((t) => t.TableName).sort()).toEqual([
+      `logbase-${stage}-ArticleVectors`,
+      `logbase-${stage}-Recommendations`,
+      `logbase-${stage}-UserVectors`,
+    ]);
+    for (const t of tables) {
+      expect(t.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(t.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(t.SSESpecification).toEqual({ SSEEnabled: true });
+      expect(t.DeletionProtectionEnabled).toBe(stage === 'prod');
+    }
+  });
+
+  it('has the Glue database and an Athena work group that caps the bytes one query may scan', () => {
+    expect(one(template, 'GlueDatabase').Properties?.DatabaseInput.Name).toBe(`logbase_${stage}`);
+    const wg = one(template, 'AthenaWorkGroup').Properties?.WorkGroupConfiguration;
+    expect(wg.EnforceWorkGroupConfiguration).toBe(true);
+    expect(wg.BytesScannedCutoffPerQuery).toBeGreaterThan(0);
+  });
+
+  it('serves POST /v1/events from the collect function on Node.js 22', () => {
+    const fn = ofType(template, 'AWS::Lambda::Function').find(([id]) => id === 'CollectLambdaFunction')?.[1];
+    expect(fn?.Properties?.Runtime).toBe('nodejs22.x');
+    const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
+    expect(routes).toContain('POST /v1/events');
+  });
+
+  it('grants no IAM statement Action "*" or Resource "*", except X-Ray tracing which allows nothing narrower', () => {
+    const statements = allowStatements(template);
+    expect(statements.length).toBeGreaterThan(0);
+    const offending = statements.filter((s) => {
+      const actions = list(s.Action).map(String);
+      if (actions.some((a) => a === '*' || a.endsWith(':*'))) return true;
+      const starResource = list(s.Resource).some((r) => r === '*');
+      return starResource && !actions.every((a) => NEEDS_STAR_RESOURCE.has(a));
+    });
+    expect(offending).toEqual([]);
+  });
+
+  it('gives the collect function only the writes it makes', () => {
+    const role = ofType(template, 'AWS::IAM::Role').find(([id]) => /^Collect/i.test(id))?.[1];
+    const actions = (role?.Properties?.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .flatMap((s: any) => list(s.Action))
+      .sort();
+    expect(actions).toEqual(
+      expect.arrayContaining(['firehose:PutRecordBatch', 'kinesis:PutRecords', 's3:PutObject', 'ssm:GetParameter']),
+    );
+    expect(actions).not.toContain('dynamodb:PutItem');
+  });
+});
