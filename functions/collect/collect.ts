@@ -1,0 +1,232 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { FirehoseClient } from '@aws-sdk/client-firehose';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { putToFirehose } from '../../lib/aws/firehose';
+import { putToKinesis } from '../../lib/aws/kinesis';
+import { putQuarantine } from '../../lib/aws/quarantine';
+import type { RetryOptions, WriteResult } from '../../lib/aws/retry';
+import { isValidApiKey } from '../../lib/domain/api-keys';
+import {
+  CollectRequestError,
+  MalformedBodyError,
+  type PreparedRequest,
+  prepareRequest,
+} from '../../lib/domain/collect';
+import {
+  malformedBodyLine,
+  type QuarantineContext,
+  type QuarantineLine,
+  quarantineKey,
+  rejectionLines,
+} from '../../lib/domain/collect-quarantine';
+import { logger, metrics } from '../../lib/powertools';
+import { EVENT_TYPES } from '../../lib/schemas';
+import type { CollectConfig } from './config';
+
+/** What collect needs from the outside world; the handler wires the real ones, tests their own. */
+export interface CollectDeps {
+  config: CollectConfig;
+  firehose: FirehoseClient;
+  kinesis: KinesisClient;
+  s3: S3Client;
+  /** The accepted API keys (cached by the loader). */
+  apiKeys: () => Promise<string[]>;
+  /** The time a request is received. */
+  now: () => Date;
+  /** Retry tuning for the stream writes; the deadline comes from the Lambda's remaining time. */
+  retry?: Omit<RetryOptions, 'deadline'>;
+  /** Milliseconds kept back from the Lambda's remaining time to answer after the last write. */
+  deadlineMarginMs?: number;
+}
+
+type Response = APIGatewayProxyStructuredResultV2;
+
+/** An event the client should send again, as listed in a 503 answer. */
+interface FailedEvent {
+  index: number;
+  event_id?: string;
+  reason: string;
+}
+
+const NOTHING_WRITTEN: WriteResult = { written: [], failed: [] };
+
+function reply(
+  statusCode: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Response {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function lowerCaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+/** Counts per event_type dimension; a type outside the registry counts as "unknown" to bound cardinality. */
+function emitPerType(name: string, types: readonly (string | undefined)[]): void {
+  const counts = new Map<string, number>();
+  for (const type of types) {
+    const key = type !== undefined && (EVENT_TYPES as readonly string[]).includes(type) ? type : 'unknown';
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const [eventType, count] of counts) {
+    const single = metrics.singleMetric();
+    single.addDimension('event_type', eventType);
+    single.addMetric(name, MetricUnit.Count, count);
+  }
+}
+
+/**
+ * POST /v1/events: authenticate, decode and validate, then write clicks to Kinesis and the rest
+ * to Firehose (concurrently) and rejected events to quarantine. Answers 202 with what was
+ * accepted and rejected, or 503 listing the events to resend when some could not be stored.
+ */
+export async function collect(
+  event: APIGatewayProxyEventV2,
+  context: Context,
+  deps: CollectDeps,
+): Promise<Response> {
+  const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+  const receivedAt = deps.now();
+  logger.appendKeys({ request_id: requestId });
+  const headers = lowerCaseHeaders(event.headers);
+
+  const presented = headers['x-api-key'];
+  if (presented === undefined || presented === '') {
+    logger.warn('refused: no x-api-key header');
+    return reply(401, { message: 'missing x-api-key header', request_id: requestId });
+  }
+  if (!isValidApiKey(presented, await deps.apiKeys())) {
+    logger.warn('refused: invalid API key');
+    return reply(401, { message: 'invalid API key', request_id: requestId });
+  }
+
+  const clock = deps.retry?.now ?? Date.now;
+  const deadline = clock() + context.getRemainingTimeInMillis() - (deps.deadlineMarginMs ?? 1_500);
+  const quarantine: QuarantineContext = {
+    requestId,
+    receivedAt,
+    source: {
+      ip: event.requestContext?.http?.sourceIp ?? null,
+      user_agent: headers['user-agent'] ?? event.requestContext?.http?.userAgent ?? null,
+    },
+  };
+  const writeQuarantine = async (lines: QuarantineLine[]): Promise<string | undefined> => {
+    const key = quarantineKey(requestId, receivedAt);
+    try {
+      await putQuarantine(deps.s3, deps.config.dataBucket, key, lines, {
+        abortSignal: AbortSignal.timeout(Math.max(1, deadline - clock())),
+      });
+      return undefined;
+    } catch (error) {
+      logger.error('quarantine write failed', { key, lines: lines.length, error: error as Error });
+      metrics.addMetric('QuarantineFailed', MetricUnit.Count, lines.length);
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+  };
+
+  const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  let prepared: PreparedRequest;
+  try {
+    prepared = prepareRequest(
+      {
+        body,
+        contentType: headers['content-type'],
+        contentEncoding: headers['content-encoding'],
+        receivedAt,
+        requestId,
+      },
+      deps.config.limits,
+    );
+  } catch (error) {
+    if (!(error instanceof CollectRequestError)) throw error;
+    logger.warn('request rejected', { status: error.statusCode, reason: error.message, bytes: body.length });
+    if (error instanceof MalformedBodyError) {
+      const problem = await writeQuarantine([malformedBodyLine(error.body, error.message, quarantine)]);
+      if (problem !== undefined) {
+        const message = `the request could not be recorded (${problem}); send it again`;
+        return reply(503, { message, request_id: requestId }, { 'retry-after': '1' });
+      }
+    }
+    return reply(error.statusCode, { message: error.message, request_id: requestId });
+  }
+
+  const retry = { ...deps.retry, deadline };
+  const [events, clicks, quarantineProblem] = await Promise.all([
+    prepared.events.length > 0
+      ? putToFirehose(deps.firehose, deps.config.eventsDeliveryStream, prepared.events, retry)
+      : NOTHING_WRITTEN,
+    prepared.clicks.length > 0
+      ? putToKinesis(deps.kinesis, deps.config.clicksStream, prepared.clicks, retry)
+      : NOTHING_WRITTEN,
+    prepared.rejected.length > 0 ? writeQuarantine(rejectionLines(prepared.rejected, quarantine)) : undefined,
+  ]);
+
+  const typeOf = new Map<number, string>();
+  for (const record of [...prepared.events, ...prepared.clicks]) typeOf.set(record.index, record.eventType);
+  const writeFailures = [...events.failed, ...clicks.failed].sort((a, b) => a.index - b.index);
+  const written = [...events.written, ...clicks.written];
+  const accepted = written.length;
+  emitPerType(
+    'Accepted',
+    written.map((i) => typeOf.get(i)),
+  );
+  emitPerType(
+    'Rejected',
+    prepared.rejected.map((r) => r.event_type),
+  );
+  emitPerType(
+    'Failed',
+    writeFailures.map((f) => typeOf.get(f.index)),
+  );
+
+  const rejected = prepared.rejected.map(({ index, event_id, line, errors }) => ({
+    index,
+    event_id,
+    line,
+    errors,
+  }));
+  const failed: FailedEvent[] = writeFailures.map((f) => ({
+    index: f.index,
+    event_id: f.eventId,
+    reason: `${f.errorCode}: ${f.errorMessage}`,
+  }));
+  if (quarantineProblem !== undefined) {
+    // A rejected event must be kept somewhere: while quarantine is down, the client sends it again.
+    for (const r of prepared.rejected) {
+      failed.push({
+        index: r.index,
+        event_id: r.event_id,
+        reason: `could not be quarantined (${quarantineProblem})`,
+      });
+    }
+    failed.sort((a, b) => a.index - b.index);
+  }
+  logger.info('collected', {
+    format: prepared.format,
+    bytes: prepared.bytes,
+    events: prepared.eventCount,
+    accepted,
+    rejected: rejected.length,
+    failed: failed.length,
+  });
+
+  if (failed.length > 0) {
+    const codes: Record<string, number> = {};
+    for (const f of writeFailures) codes[f.errorCode] = (codes[f.errorCode] ?? 0) + 1;
+    logger.warn('events not stored after retries', { failed: failed.length, codes });
+    const message = `${failed.length} of ${prepared.eventCount} events could not be stored; send the events listed in "failed" again`;
+    return reply(503, { accepted, rejected, failed, request_id: requestId, message }, { 'retry-after': '1' });
+  }
+  return reply(202, { accepted, rejected, request_id: requestId });
+}

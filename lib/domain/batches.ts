@@ -1,0 +1,75 @@
+/** What a batch writer needs of a record: its payload and, for Kinesis, its partition key. */
+export interface BatchRecord {
+  index: number;
+  eventId: string;
+  userId: string;
+  data: Uint8Array;
+}
+
+/** The request limits of one batch write API. */
+export interface BatchLimits {
+  /** Most records in one call. */
+  maxRecords: number;
+  /** Most bytes in one call. */
+  maxBytes: number;
+  /** Most bytes in one record. */
+  maxRecordBytes: number;
+  /** Whether the partition key (user_id) counts towards both byte limits, as in Kinesis. */
+  countPartitionKey: boolean;
+}
+
+/** Firehose PutRecordBatch: 500 records, 4 MiB per call, 1,000 KiB per record (before base64). */
+export const FIREHOSE_BATCH_LIMITS: BatchLimits = {
+  maxRecords: 500,
+  maxBytes: 4 * 1024 * 1024,
+  maxRecordBytes: 1000 * 1024,
+  countPartitionKey: false,
+};
+
+/** Kinesis PutRecords: 500 records, 5 MiB per call, 1 MiB per record, partition keys included. */
+export const KINESIS_BATCH_LIMITS: BatchLimits = {
+  maxRecords: 500,
+  maxBytes: 5 * 1024 * 1024,
+  maxRecordBytes: 1024 * 1024,
+  countPartitionKey: true,
+};
+
+/** Raised when one record alone is over the per-record limit of the API it is meant for. */
+export class RecordTooLargeError extends Error {
+  override name = 'RecordTooLargeError';
+}
+
+/** The bytes a record counts for under these limits. */
+export function recordBytes(record: BatchRecord, limits: BatchLimits): number {
+  return record.data.byteLength + (limits.countPartitionKey ? Buffer.byteLength(record.userId) : 0);
+}
+
+/**
+ * Cuts records, in order, into the fewest consecutive batches that each respect the count and
+ * byte limits. Throws a RecordTooLargeError naming the record when one alone is over the per-record limit.
+ */
+export function cutBatches<T extends BatchRecord>(records: readonly T[], limits: BatchLimits): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let currentBytes = 0;
+  for (const record of records) {
+    const size = recordBytes(record, limits);
+    if (size > limits.maxRecordBytes) {
+      throw new RecordTooLargeError(
+        `event ${record.eventId} (index ${record.index}) is ${size} bytes; the per-record limit is ${limits.maxRecordBytes} bytes`,
+      );
+    }
+    if (
+      current.length === limits.maxRecords ||
+      (current.length > 0 && currentBytes + size > limits.maxBytes)
+    ) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(record);
+    currentBytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}

@@ -1,0 +1,190 @@
+/**
+ * Helpers over raw JSON text: where each element of an array sits (so a rejected element can be
+ * kept exactly as the client sent it: spacing, number spelling and key order included), and where
+ * invalid JSON goes wrong (V8's messages do not always say).
+ */
+
+/** [start, end) character offsets of one element of the array. */
+export type Span = readonly [start: number, end: number];
+
+const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+
+function skipWhitespace(text: string, i: number): number {
+  let at = i;
+  while (at < text.length && WHITESPACE.has(text[at] as string)) at += 1;
+  return at;
+}
+
+/** Index just past the string literal that starts at `i` (which is a double quote). */
+function skipString(text: string, i: number): number {
+  let at = i + 1;
+  while (at < text.length) {
+    const c = text[at];
+    if (c === '\\') at += 2;
+    else if (c === '"') return at + 1;
+    else at += 1;
+  }
+  return at;
+}
+
+/** Index just past the JSON value that starts at `i`. */
+function skipValue(text: string, i: number): number {
+  const first = text[i];
+  if (first === '"') return skipString(text, i);
+  if (first === '{' || first === '[') {
+    let depth = 0;
+    let at = i;
+    while (at < text.length) {
+      const c = text[at];
+      if (c === '"') {
+        at = skipString(text, at);
+        continue;
+      }
+      if (c === '{' || c === '[') depth += 1;
+      else if (c === '}' || c === ']') {
+        depth -= 1;
+        if (depth === 0) return at + 1;
+      }
+      at += 1;
+    }
+    return at;
+  }
+  let at = i;
+  while (at < text.length && !WHITESPACE.has(text[at] as string) && !',]}'.includes(text[at] as string))
+    at += 1;
+  return at;
+}
+
+/**
+ * The text must already be known to be valid JSON (JSON.parse succeeded).
+ * The spans of the elements of the array under top-level key `field` (the last one when the key
+ * repeats, as JSON.parse keeps the last), or [] when the text has no such array.
+ */
+export function arrayElementSpans(text: string, field: string): Span[] {
+  let at = skipWhitespace(text, 0);
+  if (text[at] !== '{') return [];
+  let arrayStart = -1;
+  at = skipWhitespace(text, at + 1);
+  while (at < text.length && text[at] === '"') {
+    const keyEnd = skipString(text, at);
+    const key = JSON.parse(text.slice(at, keyEnd)) as string;
+    at = skipWhitespace(text, keyEnd) + 1; // past ':'
+    at = skipWhitespace(text, at);
+    const valueEnd = skipValue(text, at);
+    if (key === field) arrayStart = text[at] === '[' ? at : -1;
+    at = skipWhitespace(text, valueEnd);
+    if (text[at] === ',') at = skipWhitespace(text, at + 1);
+  }
+  if (arrayStart < 0) return [];
+  const spans: Span[] = [];
+  at = skipWhitespace(text, arrayStart + 1);
+  while (at < text.length && text[at] !== ']') {
+    const end = skipValue(text, at);
+    spans.push([at, end]);
+    at = skipWhitespace(text, end);
+    if (text[at] === ',') at = skipWhitespace(text, at + 1);
+  }
+  return spans;
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const ESCAPES = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/** Scans the string literal at `i`: [true, index just past it] or [false, index of the offending character]. */
+function scanString(text: string, i: number): [ok: boolean, at: number] {
+  let at = i + 1;
+  while (at < text.length) {
+    const c = text.charCodeAt(at);
+    if (c === 0x22) return [true, at + 1];
+    if (c < 0x20) return [false, at];
+    if (c === 0x5c) {
+      const e = text[at + 1];
+      if (e === 'u' && HEX4.test(text.slice(at + 2, at + 6))) at += 6;
+      else if (e !== undefined && ESCAPES.has(e)) at += 2;
+      else return [false, at + 1];
+      continue;
+    }
+    at += 1;
+  }
+  return [false, text.length];
+}
+
+/**
+ * The offset of the first character at which `text` stops being valid JSON (text.length when it
+ * ends too early), or -1 when it is valid. Iterative, so deep nesting cannot overflow the stack.
+ */
+export function jsonErrorOffset(text: string): number {
+  const stack: string[] = [];
+  let at = skipWhitespace(text, 0);
+  let state: 'value' | 'key' | 'after' = 'value';
+  for (;;) {
+    if (state === 'value') {
+      const c = text[at];
+      if (c === undefined) return at;
+      if (c === '{' || c === '[') {
+        at = skipWhitespace(text, at + 1);
+        if (text[at] === (c === '{' ? '}' : ']')) {
+          at += 1;
+          state = 'after';
+        } else {
+          stack.push(c);
+          state = c === '{' ? 'key' : 'value';
+        }
+        continue;
+      }
+      if (c === '"') {
+        const [ok, end] = scanString(text, at);
+        if (!ok) return end;
+        at = end;
+      } else if (c === 't' || c === 'f' || c === 'n') {
+        const word = c === 't' ? 'true' : c === 'f' ? 'false' : 'null';
+        for (let k = 0; k < word.length; k++) if (text[at + k] !== word[k]) return at + k;
+        at += word.length;
+      } else {
+        NUMBER.lastIndex = at;
+        if (!NUMBER.test(text)) return at;
+        at = NUMBER.lastIndex;
+      }
+      state = 'after';
+    } else if (state === 'key') {
+      at = skipWhitespace(text, at);
+      if (text[at] !== '"') return at;
+      const [ok, end] = scanString(text, at);
+      if (!ok) return end;
+      at = skipWhitespace(text, end);
+      if (text[at] !== ':') return at;
+      at = skipWhitespace(text, at + 1);
+      state = 'value';
+    } else {
+      at = skipWhitespace(text, at);
+      const top = stack.at(-1);
+      if (top === undefined) return at === text.length ? -1 : at;
+      const c = text[at];
+      if (c === ',') {
+        at = skipWhitespace(text, at + 1);
+        state = top === '{' ? 'key' : 'value';
+      } else if (c === (top === '{' ? '}' : ']')) {
+        stack.pop();
+        at += 1;
+      } else {
+        return at;
+      }
+    }
+  }
+}
+
+/**
+ * Explains why JSON.parse failed on `text`, always with a position: V8's message when it names one,
+ * else V8's message plus the position found by jsonErrorOffset (with line and column).
+ */
+export function describeJsonError(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/at position \d+/.test(message)) return message;
+  const offset = jsonErrorOffset(text);
+  if (offset < 0) return message;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `${message} at position ${offset} (line ${line} column ${column})`;
+}
