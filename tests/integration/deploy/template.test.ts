@@ -17,7 +17,13 @@ type Template = { Resources: Record<string, Resource> };
 async function packageStage(stage: string): Promise<Template> {
   const dir = await mkdtemp(join(tmpdir(), `logbase-package-${stage}-`));
   try {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1' };
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      SLS_TELEMETRY_DISABLED: '1',
+    };
     await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', dir], {
       cwd: ROOT,
       env,
@@ -49,7 +55,8 @@ function allowStatements(t: Template) {
     }
     for (const { name, doc } of docs) {
       for (const s of doc?.Statement ?? []) {
-        if (s.Effect === 'Allow') out.push({ where: `${id}/${JSON.stringify(name)}`, Action: s.Action, Resource: s.Resource });
+        if (s.Effect === 'Allow')
+          out.push({ where: `${id}/${JSON.stringify(name)}`, Action: s.Action, Resource: s.Resource });
       }
     }
   }
@@ -78,9 +85,9 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       IgnorePublicAcls: true,
       RestrictPublicBuckets: true,
     });
-    expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe(
-      'AES256',
-    );
+    expect(
+      p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+    ).toBe('AES256');
     expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     const prefixes = p.LifecycleConfiguration.Rules.map((r: { Prefix?: string }) => r.Prefix).filter(Boolean);
     expect(prefixes).toEqual(
@@ -90,7 +97,15 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
 
     const policy = one(template, 'DataBucketPolicy').Properties?.PolicyDocument.Statement[0];
     expect(policy).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
-    expect(ofType(template, 'AWS::S3::Bucket').map(([id]) => id)).toEqual(['DataBucket']);
+    // One bucket for all datasets; the only other one holds the framework's deployment artifacts.
+    expect(
+      ofType(template, 'AWS::S3::Bucket')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['DataBucket', 'ServerlessDeploymentBucket']);
+    const artifacts = one(template, 'ServerlessDeploymentBucket').Properties ?? {};
+    expect(artifacts.PublicAccessBlockConfiguration?.BlockPublicPolicy).toBe(true);
+    expect(artifacts.BucketEncryption).toBeDefined();
   });
 
   it('has the "events" Firehose (DirectPut) writing gzip under raw/events/dt=/hour= with an error prefix', () => {
@@ -110,8 +125,12 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     expect(stream.StreamEncryption.EncryptionType).toBe('KMS');
     const p = one(template, 'ClicksDeliveryStream').Properties ?? {};
     expect(p.DeliveryStreamType).toBe('KinesisStreamAsSource');
-    expect(p.KinesisStreamSourceConfiguration.KinesisStreamARN).toEqual({ 'Fn::GetAtt': ['ClicksStream', 'Arn'] });
-    expect(p.ExtendedS3DestinationConfiguration.Prefix).toBe('raw/clicks/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');
+    expect(p.KinesisStreamSourceConfiguration.KinesisStreamARN).toEqual({
+      'Fn::GetAtt': ['ClicksStream', 'Arn'],
+    });
+    expect(p.ExtendedS3DestinationConfiguration.Prefix).toBe(
+      'raw/clicks/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/',
+    );
     expect(p.ExtendedS3DestinationConfiguration.CompressionFormat).toBe('GZIP');
   });
 
@@ -163,7 +182,13 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       .flatMap((s: any) => list(s.Action))
       .sort();
     expect(actions).toEqual(
-      expect.arrayContaining(['firehose:PutRecordBatch', 'kinesis:PutRecords', 's3:PutObject', 'ssm:GetParameter']),
+      expect.arrayContaining([
+        'firehose:PutRecordBatch',
+        'kinesis:PutRecords',
+        's3:PutObject',
+        'ssm:GetParameter',
+        'xray:PutTraceSegments',
+      ]),
     );
     expect(actions).not.toContain('dynamodb:PutItem');
   });
