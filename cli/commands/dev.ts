@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
+import { consoleLog } from '../../local/log';
+import { type LocalStack, startLocalStack } from '../../local/stack';
+import type { RegisterCommand } from './index';
+
+/** The project root: where serverless.yml and `.logbase/` live. */
+const PROJECT_ROOT = resolve(__dirname, '..', '..');
+
+interface DevOptions {
+  host: string;
+  httpPort: number;
+  lambdaPort: number;
+  s3Port: number;
+  kinesisPort: number;
+  dynamodbPort: number;
+  firehosePort: number;
+  dataDir: string;
+  fresh: boolean;
+  stage: string;
+  offline: boolean;
+  serviceDir: string;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+/** `logbase dev`: the whole platform on this machine (what `npm start` runs). */
+export const registerDev: RegisterCommand = (program: Command) => {
+  program
+    .command('dev')
+    .description(
+      'run the platform locally: S3, Kinesis, DynamoDB and Firehose emulators wired from serverless.yml, ' +
+        'plus serverless-offline (HTTP API and Lambda invoke)',
+    )
+    .option('--host <host>', 'interface every server binds to', LOCAL_DEFAULTS.host)
+    .addOption(new Option('--http-port <port>', 'HTTP API (serverless-offline)').argParser(port).default(LOCAL_DEFAULTS.http))
+    .addOption(
+      new Option('--lambda-port <port>', 'Lambda invoke endpoint (serverless-offline)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.lambda),
+    )
+    .addOption(new Option('--s3-port <port>', 'S3 (s3rver)').argParser(port).default(LOCAL_DEFAULTS.s3))
+    .addOption(new Option('--kinesis-port <port>', 'Kinesis (kinesalite)').argParser(port).default(LOCAL_DEFAULTS.kinesis))
+    .addOption(
+      new Option('--dynamodb-port <port>', 'DynamoDB (dynalite)').argParser(port).default(LOCAL_DEFAULTS.dynamodb),
+    )
+    .addOption(
+      new Option('--firehose-port <port>', 'Firehose (local delivery streams)').argParser(port).default(LOCAL_DEFAULTS.firehose),
+    )
+    .option('--data-dir <dir>', 'where buckets, streams, tables and checkpoints persist', '.logbase/data')
+    .option('--fresh', 'wipe the data dir first', false)
+    .option('--stage <stage>', 'serverless.yml stage to resolve', 'local')
+    .option('--no-offline', 'do not start serverless-offline (emulators and wiring only)')
+    .option('--service-dir <dir>', 'folder holding serverless.yml', PROJECT_ROOT)
+    .addHelpText(
+      'after',
+      '\nPort 0 picks a free port. Ctrl-C stops everything cleanly: Firehose buffers are flushed first.',
+    )
+    .action(async (options: DevOptions) => {
+      await runDev(options);
+    });
+};
+
+async function runDev(options: DevOptions): Promise<void> {
+  const serviceDir = resolve(options.serviceDir);
+  // Installed first: a Ctrl-C during start-up stops the stack as soon as it is up, never half-way.
+  const signals = onceSignalled();
+  try {
+    console.log(`logbase dev: resolving ${resolve(serviceDir, 'serverless.yml')} (stage ${options.stage}) ...`);
+    if (options.offline) console.log('logbase dev: serverless-offline starts too (esbuild builds the handlers) ...');
+    const stack = await startLocalStack({
+      serviceDir,
+      stage: options.stage,
+      host: options.host,
+      ports: {
+        http: options.httpPort,
+        lambda: options.lambdaPort,
+        s3: options.s3Port,
+        kinesis: options.kinesisPort,
+        dynamodb: options.dynamodbPort,
+        firehose: options.firehosePort,
+      },
+      dataDir: resolve(serviceDir, options.dataDir),
+      fresh: options.fresh,
+      offline: options.offline,
+      log: consoleLog(),
+      onOfflineOutput: (line) => {
+        if (line.trim()) console.log(`offline | ${line}`);
+      },
+    });
+    console.log(devBanner(stack));
+    const signal = await signals.first;
+    console.log(`\nlogbase dev: ${signal}, stopping (Firehose flush, pollers, servers, serverless-offline) ...`);
+    await stack.stop();
+    console.log('logbase dev: stopped');
+  } finally {
+    signals.dispose();
+  }
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once (status 1). */
+function onceSignalled() {
+  let signalled: (signal: NodeJS.Signals) => void = () => {};
+  const first = new Promise<NodeJS.Signals>((resolveFirst) => {
+    signalled = resolveFirst;
+  });
+  let count = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    count++;
+    if (count === 1) return signalled(signal);
+    console.error(`logbase dev: ${signal} again, exiting without waiting for a clean stop`);
+    process.exit(1);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    first,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** The local API key: the first of functions.collect.environment.API_KEYS in the resolved config. */
+export function localApiKey(stack: Pick<LocalStack, 'config'>): string | undefined {
+  const keys = stack.config.functions?.collect?.environment?.API_KEYS;
+  const first = typeof keys === 'string' ? keys.split(',')[0]?.trim() : undefined;
+  return first || undefined;
+}
+
+/** A ready-to-paste curl posting one valid click event (schema v1) to POST /v1/events. */
+export function curlExample(httpEndpoint: string, apiKey: string, now = new Date(), eventId = randomUUID()): string {
+  const body = JSON.stringify({
+    events: [
+      {
+        event_id: eventId,
+        event_type: 'click',
+        schema_version: 1,
+        user_id: 'u-local-1',
+        occurred_at: now.toISOString(),
+        article_id: 'a-local-1',
+        tab: 'top',
+        position: 0,
+        platform: 'web',
+        app_version: '0.0.0-local',
+      },
+    ],
+  });
+  return `curl -sS -X POST ${httpEndpoint}/v1/events -H 'content-type: application/json' -H 'x-api-key: ${apiKey}' -d '${body}'`;
+}
+
+/** The banner `logbase dev` prints once everything is up. */
+export function devBanner(stack: LocalStack, now = new Date()): string {
+  const { wiring, endpoints } = stack;
+  const row = (name: string, url: string | undefined, what: string) =>
+    `  ${name.padEnd(10)} ${(url ?? '(not started: --no-offline)').padEnd(26)} ${what}`;
+  const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
+  const apiKey = localApiKey(stack);
+  const routes = Object.values(stack.config.functions ?? {}).flatMap((fn) =>
+    (fn.events ?? []).flatMap((e) => {
+      const http = (e.httpApi ?? e.http) as { method?: string; path?: string } | undefined;
+      return http?.path ? [`${(http.method ?? 'ANY').toUpperCase()} ${http.path}`] : [];
+    }),
+  );
+  const lines = [
+    '',
+    `logbase dev: ${wiring.service}, stage ${wiring.stage} (${wiring.region}), ready`,
+    '',
+    row('HTTP API', endpoints.http, list(routes)),
+    row('Lambda', endpoints.http ? endpoints.lambda : undefined, 'Invoke API (serverless-offline)'),
+    row('S3', endpoints.s3, `buckets: ${list(wiring.buckets.map((b) => b.name))}`),
+    row('Kinesis', endpoints.kinesis, `streams: ${list(wiring.streams.map((s) => s.name))}`),
+    row('DynamoDB', endpoints.dynamodb, `tables: ${list(wiring.tables.map((t) => t.name))}`),
+    row('Firehose', endpoints.firehose, `delivery streams: ${list(wiring.deliveryStreams.map((d) => d.name))}`),
+    `  ${'Data dir'.padEnd(10)} ${stack.dataDir.root}`,
+    `  ${'API key'.padEnd(10)} ${apiKey ?? '(none: functions.collect.environment.API_KEYS is not set)'}`,
+    '',
+    'Wiring (from serverless.yml):',
+    ...wiring.s3Subscriptions.map(
+      (s) => `  s3://${s.bucket}/${s.prefix ?? ''}*${s.suffix ?? ''} (${s.event}) -> ${s.functionKey}`,
+    ),
+    ...wiring.streamSubscriptions.map(
+      (s) =>
+        `  kinesis ${s.streamName} -> ${s.functionKey} (batch ${s.batchSize}, ${s.startingPosition}` +
+        `${s.reportBatchItemFailures ? ', ReportBatchItemFailures' : ''})`,
+    ),
+    ...wiring.deliveryStreams.map(
+      (d) =>
+        `  firehose ${d.name}${d.sourceStream ? ` <- kinesis ${d.sourceStream}` : ''} -> s3://${d.bucket}/${d.prefix} ` +
+        `(${d.sizeInMBs} MiB or ${d.intervalInSeconds} s)`,
+    ),
+  ];
+  if (wiring.s3Subscriptions.length + wiring.streamSubscriptions.length === 0) lines.push('  (no s3 or stream events)');
+  if (endpoints.http && apiKey && stack.config.functions?.collect) {
+    lines.push('', 'Post one click event:', `  ${curlExample(endpoints.http, apiKey, now)}`);
+  }
+  const exports = Object.entries(stack.env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  lines.push('', 'Use the stack from another shell (lib/aws/clients.ts reads these):', `  export ${exports}`);
+  lines.push('', 'Ctrl-C stops everything.', '');
+  return lines.join('\n');
+}
