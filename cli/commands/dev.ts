@@ -17,7 +17,7 @@ interface DevOptions {
   kinesisPort: number;
   dynamodbPort: number;
   firehosePort: number;
-  dataDir: string;
+  dataDir?: string;
   fresh: boolean;
   stage: string;
   offline: boolean;
@@ -26,7 +26,8 @@ interface DevOptions {
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number (0-65535)');
   return n;
 }
 
@@ -39,21 +40,36 @@ export const registerDev: RegisterCommand = (program: Command) => {
         'plus serverless-offline (HTTP API and Lambda invoke)',
     )
     .option('--host <host>', 'interface every server binds to', LOCAL_DEFAULTS.host)
-    .addOption(new Option('--http-port <port>', 'HTTP API (serverless-offline)').argParser(port).default(LOCAL_DEFAULTS.http))
+    .addOption(
+      new Option('--http-port <port>', 'HTTP API (serverless-offline)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.http),
+    )
     .addOption(
       new Option('--lambda-port <port>', 'Lambda invoke endpoint (serverless-offline)')
         .argParser(port)
         .default(LOCAL_DEFAULTS.lambda),
     )
     .addOption(new Option('--s3-port <port>', 'S3 (s3rver)').argParser(port).default(LOCAL_DEFAULTS.s3))
-    .addOption(new Option('--kinesis-port <port>', 'Kinesis (kinesalite)').argParser(port).default(LOCAL_DEFAULTS.kinesis))
     .addOption(
-      new Option('--dynamodb-port <port>', 'DynamoDB (dynalite)').argParser(port).default(LOCAL_DEFAULTS.dynamodb),
+      new Option('--kinesis-port <port>', 'Kinesis (kinesalite)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.kinesis),
     )
     .addOption(
-      new Option('--firehose-port <port>', 'Firehose (local delivery streams)').argParser(port).default(LOCAL_DEFAULTS.firehose),
+      new Option('--dynamodb-port <port>', 'DynamoDB (dynalite)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.dynamodb),
     )
-    .option('--data-dir <dir>', 'where buckets, streams, tables and checkpoints persist', '.logbase/data')
+    .addOption(
+      new Option('--firehose-port <port>', 'Firehose (local delivery streams)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.firehose),
+    )
+    .option(
+      '--data-dir <dir>',
+      'where buckets, streams, tables and checkpoints persist (default: <service-dir>/.logbase/data)',
+    )
     .option('--fresh', 'wipe the data dir first', false)
     .option('--stage <stage>', 'serverless.yml stage to resolve', 'local')
     .option('--no-offline', 'do not start serverless-offline (emulators and wiring only)')
@@ -72,8 +88,11 @@ async function runDev(options: DevOptions): Promise<void> {
   // Installed first: a Ctrl-C during start-up stops the stack as soon as it is up, never half-way.
   const signals = onceSignalled();
   try {
-    console.log(`logbase dev: resolving ${resolve(serviceDir, 'serverless.yml')} (stage ${options.stage}) ...`);
-    if (options.offline) console.log('logbase dev: serverless-offline starts too (esbuild builds the handlers) ...');
+    console.log(
+      `logbase dev: resolving ${resolve(serviceDir, 'serverless.yml')} (stage ${options.stage}) ...`,
+    );
+    if (options.offline)
+      console.log('logbase dev: serverless-offline starts too (esbuild builds the handlers) ...');
     const stack = await startLocalStack({
       serviceDir,
       stage: options.stage,
@@ -86,7 +105,7 @@ async function runDev(options: DevOptions): Promise<void> {
         dynamodb: options.dynamodbPort,
         firehose: options.firehosePort,
       },
-      dataDir: resolve(serviceDir, options.dataDir),
+      dataDir: options.dataDir ? resolve(options.dataDir) : resolve(serviceDir, '.logbase', 'data'),
       fresh: options.fresh,
       offline: options.offline,
       log: consoleLog(),
@@ -96,7 +115,9 @@ async function runDev(options: DevOptions): Promise<void> {
     });
     console.log(devBanner(stack));
     const signal = await signals.first;
-    console.log(`\nlogbase dev: ${signal}, stopping (Firehose flush, pollers, servers, serverless-offline) ...`);
+    console.log(
+      `\nlogbase dev: ${signal}, stopping (Firehose flush, pollers, servers, serverless-offline) ...`,
+    );
     await stack.stop();
     console.log('logbase dev: stopped');
   } finally {
@@ -136,7 +157,12 @@ export function localApiKey(stack: Pick<LocalStack, 'config'>): string | undefin
 }
 
 /** A ready-to-paste curl posting one valid click event (schema v1) to POST /v1/events. */
-export function curlExample(httpEndpoint: string, apiKey: string, now = new Date(), eventId = randomUUID()): string {
+export function curlExample(
+  httpEndpoint: string,
+  apiKey: string,
+  now = new Date(),
+  eventId = randomUUID(),
+): string {
   const body = JSON.stringify({
     events: [
       {
@@ -178,7 +204,11 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
     row('S3', endpoints.s3, `buckets: ${list(wiring.buckets.map((b) => b.name))}`),
     row('Kinesis', endpoints.kinesis, `streams: ${list(wiring.streams.map((s) => s.name))}`),
     row('DynamoDB', endpoints.dynamodb, `tables: ${list(wiring.tables.map((t) => t.name))}`),
-    row('Firehose', endpoints.firehose, `delivery streams: ${list(wiring.deliveryStreams.map((d) => d.name))}`),
+    row(
+      'Firehose',
+      endpoints.firehose,
+      `delivery streams: ${list(wiring.deliveryStreams.map((d) => d.name))}`,
+    ),
     `  ${'Data dir'.padEnd(10)} ${stack.dataDir.root}`,
     `  ${'API key'.padEnd(10)} ${apiKey ?? '(none: functions.collect.environment.API_KEYS is not set)'}`,
     '',
@@ -197,7 +227,8 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
         `(${d.sizeInMBs} MiB or ${d.intervalInSeconds} s)`,
     ),
   ];
-  if (wiring.s3Subscriptions.length + wiring.streamSubscriptions.length === 0) lines.push('  (no s3 or stream events)');
+  if (wiring.s3Subscriptions.length + wiring.streamSubscriptions.length === 0)
+    lines.push('  (no s3 or stream events)');
   if (endpoints.http && apiKey && stack.config.functions?.collect) {
     lines.push('', 'Post one click event:', `  ${curlExample(endpoints.http, apiKey, now)}`);
   }

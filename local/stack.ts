@@ -1,0 +1,296 @@
+import { resolve } from 'node:path';
+import { dynamoDbClient, kinesisClient, lambdaClient, s3Client } from '../lib/aws/clients';
+import { endpointEnvName, LOCAL_DEFAULTS } from '../lib/aws/endpoints';
+import { type DataDirLayout, prepareDataDir } from './data-dir';
+import { type Emulators, startEmulators } from './emulators';
+import type { FirehoseFaults } from './firehose/server';
+import { LocalFirehose } from './firehose/server';
+import { type Invoker, LambdaInvoker } from './invoker';
+import { CheckpointStore } from './kinesis/checkpoints';
+import { SubscriptionRunner } from './kinesis/subscriptions';
+import { errorMessage, type StackLog, silentLog } from './log';
+import { type OfflineProcess, startOffline } from './offline';
+import { endpointUrl, freePort } from './ports';
+import { provision } from './provision';
+import type { ObjectChange } from './s3/events';
+import { S3Notifier } from './s3/notifier';
+import { loadServiceConfig, type PrintedService } from './service-config';
+import { deriveWiring, type Wiring } from './wiring';
+
+/** Ports of the local stack; 0 asks the OS for a free one (the bound port is in `endpoints`). */
+export interface LocalPorts {
+  s3: number;
+  kinesis: number;
+  dynamodb: number;
+  firehose: number;
+  /** serverless-offline's HTTP API. */
+  http: number;
+  /** serverless-offline's Lambda invoke endpoint. */
+  lambda: number;
+}
+
+export interface LocalStackOptions {
+  /** Folder holding serverless.yml (default: the current directory). */
+  serviceDir?: string;
+  /** Default `local`. */
+  stage?: string;
+  region?: string;
+  /** Interface every server binds to (default 127.0.0.1). */
+  host?: string;
+  ports?: Partial<LocalPorts>;
+  /** Default `<serviceDir>/.logbase/data`. */
+  dataDir?: string;
+  /** Wipe the data dir first. */
+  fresh?: boolean;
+  /** Start `sls offline start` (HTTP API + Lambda invoke) as a child process. */
+  offline?: boolean;
+  /**
+   * How functions are invoked for S3 and Kinesis events. Default: the Lambda Invoke API at the `lambda`
+   * port (serverless-offline's endpoint).
+   */
+  invoker?: Invoker;
+  log?: StackLog;
+  /** Each line serverless-offline prints. */
+  onOfflineOutput?: (line: string) => void;
+  /** How often an idle shard is polled (default 250 ms; Lambda polls about once a second). */
+  pollIntervalMs?: number;
+  /** First delay before a failed Kinesis batch is retried (doubles per attempt, up to 10 s; default 500 ms). */
+  retryDelayMs?: number;
+  /** First delay before a failed S3-triggered invocation is retried (doubles; default 1 s). */
+  s3RetryDelayMs?: number;
+  /** Reuse `sls print` output cached under `<serviceDir>/.logbase/cache` (default true). */
+  configCache?: boolean;
+}
+
+/** Where each local service listens. */
+export interface LocalEndpoints {
+  s3: string;
+  kinesis: string;
+  dynamodb: string;
+  firehose: string;
+  lambda: string;
+  /** Only when serverless-offline runs. */
+  http?: string;
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  config: PrintedService;
+  wiring: Wiring;
+  endpoints: LocalEndpoints;
+  dataDir: DataDirLayout;
+  /**
+   * The environment a process needs to use the stack through lib/aws/clients.ts: LOGBASE_LOCAL, region,
+   * dummy credentials and AWS_ENDPOINT_URL_<SERVICE> for each service.
+   */
+  env: Record<string, string>;
+  firehose: {
+    /** Fault injection for tests: the next N records put fail (ServiceUnavailableException by default). */
+    injectFaults(faults: FirehoseFaults): void;
+    /** Delivers every Firehose buffer now. */
+    flush(): Promise<void>;
+  };
+  /** serverless-offline's pid, when it runs. */
+  offlinePid?: number;
+  /** Stops everything: pollers, Firehose (flushed), S3 deliveries in flight, serverless-offline, emulators. */
+  stop(): Promise<void>;
+}
+
+/** Dummy credentials of the local stack (every emulator accepts any). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/**
+ * Starts the embedded local AWS stack for a service: reads serverless.yml (`sls print`), starts s3rver,
+ * kinesalite, dynalite and the local Firehose, creates the buckets, streams and tables, and wires S3
+ * notifications and Kinesis subscriptions to the functions; with `offline`, also serverless-offline.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const serviceDir = resolve(options.serviceDir ?? process.cwd());
+  const stage = options.stage ?? 'local';
+  const host = options.host ?? LOCAL_DEFAULTS.host;
+  const log = options.log ?? silentLog;
+  const pollIntervalMs = options.pollIntervalMs ?? 250;
+  const ports: LocalPorts = {
+    s3: options.ports?.s3 ?? LOCAL_DEFAULTS.s3,
+    kinesis: options.ports?.kinesis ?? LOCAL_DEFAULTS.kinesis,
+    dynamodb: options.ports?.dynamodb ?? LOCAL_DEFAULTS.dynamodb,
+    firehose: options.ports?.firehose ?? LOCAL_DEFAULTS.firehose,
+    http: options.ports?.http ?? LOCAL_DEFAULTS.http,
+    lambda: options.ports?.lambda ?? LOCAL_DEFAULTS.lambda,
+  };
+
+  const config = await loadServiceConfig({
+    serviceDir,
+    stage,
+    region: options.region,
+    diskCache: options.configCache ?? true,
+  });
+  const wiring = deriveWiring(config);
+  for (const warning of wiring.warnings) log.warn(warning);
+
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const runCleanup = async () => {
+    const errors: unknown[] = [];
+    for (const step of cleanup.reverse()) await step().catch((e) => errors.push(e));
+    cleanup.length = 0;
+    if (errors.length) log.error(`while stopping: ${errors.map(errorMessage).join('; ')}`);
+  };
+
+  try {
+    const prepared = await prepareDataDir(
+      options.dataDir ?? resolve(serviceDir, '.logbase', 'data'),
+      !!options.fresh,
+    );
+    cleanup.push(prepared.release);
+    const layout = prepared.layout;
+    const checkpoints = await CheckpointStore.open(layout.checkpoints);
+    cleanup.push(() => checkpoints.flush());
+
+    let notifier: S3Notifier | undefined;
+    const onObjectChange = (change: ObjectChange) => notifier?.notify(change);
+    const emulators: Emulators = await startEmulators({ host, ports, layout, onObjectChange });
+    cleanup.push(() => emulators.stop());
+
+    if (options.offline) {
+      if (ports.http === 0) ports.http = await freePort(host);
+      if (ports.lambda === 0) ports.lambda = await freePort(host);
+    }
+    const endpoints: LocalEndpoints = {
+      s3: endpointUrl(host, emulators.ports.s3),
+      kinesis: endpointUrl(host, emulators.ports.kinesis),
+      dynamodb: endpointUrl(host, emulators.ports.dynamodb),
+      firehose: endpointUrl(host, ports.firehose),
+      lambda: endpointUrl(host, ports.lambda),
+    };
+    const env = (): Record<string, string> => ({
+      LOGBASE_LOCAL: 'true',
+      AWS_REGION: wiring.region,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      [endpointEnvName('s3')]: endpoints.s3,
+      [endpointEnvName('kinesis')]: endpoints.kinesis,
+      [endpointEnvName('dynamodb')]: endpoints.dynamodb,
+      [endpointEnvName('firehose')]: endpoints.firehose,
+      [endpointEnvName('lambda')]: endpoints.lambda,
+    });
+
+    const clientEnv = env();
+    const s3 = s3Client(clientEnv);
+    const kinesis = kinesisClient(clientEnv);
+    const dynamodb = dynamoDbClient(clientEnv);
+    cleanup.push(async () => {
+      s3.destroy();
+      kinesis.destroy();
+      dynamodb.destroy();
+    });
+
+    const report = await provision(wiring, { s3, kinesis, dynamodb }, log);
+    if (report.created.length) log.info(`created ${report.created.join(', ')}`);
+
+    const firehose = new LocalFirehose({
+      host,
+      port: ports.firehose,
+      streams: wiring.deliveryStreams,
+      s3,
+      kinesis,
+      checkpoints,
+      failedDeliveriesDir: layout.failedDeliveries,
+      region: wiring.region,
+      accountId: wiring.accountId,
+      pollIntervalMs,
+      log,
+    });
+    cleanup.push(() => firehose.stop()); // only if a later step fails: a normal stop flushes it earlier
+    await firehose.start();
+    endpoints.firehose = endpointUrl(host, firehose.port);
+
+    let offline: OfflineProcess | undefined;
+    if (options.offline) {
+      offline = await startOffline({
+        serviceDir,
+        stage,
+        host,
+        httpPort: ports.http,
+        lambdaPort: ports.lambda,
+        waitForHttp: hasHttpEvents(config),
+        env: env(),
+        onOutput: options.onOfflineOutput,
+        onUnexpectedExit: (code) =>
+          log.error(
+            `serverless-offline exited (code ${code}): HTTP and function invocations are down; restart logbase dev`,
+          ),
+      });
+      const running = offline;
+      cleanup.push(() => running.stop());
+      endpoints.http = endpointUrl(host, ports.http);
+    }
+
+    let invoker = options.invoker;
+    if (!invoker) {
+      const lambda = lambdaClient(env());
+      cleanup.push(async () => lambda.destroy());
+      invoker = new LambdaInvoker(lambda);
+    }
+
+    const startedNotifier = new S3Notifier({
+      subscriptions: wiring.s3Subscriptions,
+      invoker,
+      s3,
+      region: wiring.region,
+      failedEventsDir: layout.failedEvents,
+      retries: 2,
+      retryDelayMs: options.s3RetryDelayMs ?? 1_000,
+      log,
+    });
+    notifier = startedNotifier;
+    cleanup.push(() => startedNotifier.stop());
+    // Stopped before the notifier: the last deliveries' S3 events still reach the functions.
+    cleanup.push(() => firehose.stop());
+
+    const runners = wiring.streamSubscriptions.map(
+      (subscription) =>
+        new SubscriptionRunner({
+          subscription,
+          kinesis,
+          checkpoints,
+          invoker,
+          region: wiring.region,
+          invokeIdentityArn: `arn:aws:iam::${wiring.accountId}:role/${wiring.service}-${stage}-${wiring.region}-lambdaRole`,
+          failedBatchesDir: layout.failedBatches,
+          pollIntervalMs,
+          retryDelayMs: options.retryDelayMs ?? 500,
+          maxRetryDelayMs: 10_000,
+          log,
+        }),
+    );
+    cleanup.push(() => Promise.all(runners.map((r) => r.stop())));
+    for (const runner of runners) await runner.start();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      wiring,
+      endpoints,
+      dataDir: layout,
+      env: env(),
+      offlinePid: offline?.pid,
+      firehose: {
+        injectFaults: (faults) => firehose.injectFaults(faults),
+        flush: () => firehose.flushAll(),
+      },
+      stop: () => {
+        stopping ??= runCleanup();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await runCleanup();
+    throw error;
+  }
+}
+
+function hasHttpEvents(config: PrintedService): boolean {
+  return Object.values(config.functions ?? {}).some((fn) =>
+    (fn.events ?? []).some((e) => 'http' in e || 'httpApi' in e),
+  );
+}

@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import type { LocalStack } from '../../../local/stack';
+import {
+  clientsFor,
+  destroyClients,
+  eventually,
+  FIXTURE,
+  fixtureInvoker,
+  Invocations,
+  readObject,
+  removeDir,
+  startFixtureStack,
+  tempDataDir,
+} from './harness';
+
+describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .json)', () => {
+  let dataDir: string;
+  let stack: LocalStack;
+  let clients: ReturnType<typeof clientsFor>;
+  const onRawObject = new Invocations<S3Event>();
+  const onRecords = new Invocations();
+
+  const put = (key: string, body: string | Buffer) =>
+    clients.s3.send(new PutObjectCommand({ Bucket: FIXTURE.bucket, Key: key, Body: body }));
+  const eventFor = (encodedKey: string) =>
+    eventually(`an S3 event for ${encodedKey}`, () =>
+      onRawObject.events.find((e) => e.Records[0]?.s3.object.key === encodedKey),
+    );
+
+  beforeAll(async () => {
+    dataDir = await tempDataDir();
+    stack = await startFixtureStack({ dataDir, invoker: fixtureInvoker(onRawObject, onRecords) });
+    clients = clientsFor(stack);
+  });
+
+  afterAll(async () => {
+    destroyClients(clients);
+    await stack?.stop();
+    await removeDir(dataDir);
+  });
+
+  beforeEach(() => {
+    onRawObject.behaviour = () => undefined;
+  });
+
+  it('invokes the function with a real-shaped S3 event whose key is URL-encoded as AWS does', async () => {
+    // Prepare
+    const body = '{"hello":"world"}';
+    const before = Date.now();
+
+    // Act
+    await put('raw/dt=2026-11-26/a b.json', body);
+
+    // Assess
+    const event = await eventFor('raw/dt%3D2026-11-26/a+b.json');
+    expect(event.Records).toHaveLength(1);
+    const record = event.Records[0];
+    expect(record).toMatchObject({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: 'ap-northeast-1',
+      eventName: 'ObjectCreated:Put',
+      s3: {
+        s3SchemaVersion: '1.0',
+        bucket: { name: FIXTURE.bucket, arn: `arn:aws:s3:::${FIXTURE.bucket}` },
+        object: {
+          key: 'raw/dt%3D2026-11-26/a+b.json',
+          size: Buffer.byteLength(body),
+          eTag: createHash('md5').update(body).digest('hex'),
+        },
+      },
+    });
+    expect(record?.s3.object.sequencer).toMatch(/^[0-9A-F]{16,}$/);
+    expect(Date.parse(record?.eventTime ?? '')).toBeGreaterThanOrEqual(before - 1_000);
+    expect(decodeURIComponent((record?.s3.object.key ?? '').replace(/\+/g, ' '))).toBe(
+      'raw/dt=2026-11-26/a b.json',
+    );
+  });
+
+  it('does not invoke the function for a key outside raw/ or without the .json suffix', async () => {
+    // Prepare
+    const seenBefore = onRawObject.events.length;
+
+    // Act
+    await put('other/x.json', '{}');
+    await put('raw/x.txt', 'text');
+    await put('raw/sentinel-1.json', '{}');
+
+    // Assess: the sentinel, put last, is the only new event
+    await eventFor('raw/sentinel-1.json');
+    const keys = onRawObject.events.slice(seenBefore).map((e) => e.Records[0]?.s3.object.key);
+    expect(keys).toEqual(['raw/sentinel-1.json']);
+  });
+
+  it('reports a streamed upload with its real size and stores its bytes without aws-chunked framing', async () => {
+    // Prepare: a stream body makes the SDK send aws-chunked with a trailing checksum
+    const body = Buffer.from('line 1\nline 2\n');
+
+    // Act
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: FIXTURE.bucket,
+        Key: 'raw/streamed.json',
+        Body: Readable.from([body]),
+        ContentLength: body.length,
+      }),
+    );
+
+    // Assess
+    const event = await eventFor('raw/streamed.json');
+    expect(event.Records[0]?.s3.object.size).toBe(body.length);
+    expect(await readObject(clients.s3, FIXTURE.bucket, 'raw/streamed.json')).toEqual(body);
+  });
+
+  it('names a multipart upload ObjectCreated:CompleteMultipartUpload and a copy ObjectCreated:Copy', async () => {
+    // Prepare
+    const upload = await clients.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: FIXTURE.bucket, Key: 'raw/multi.json' }),
+    );
+    const part = await clients.s3.send(
+      new UploadPartCommand({
+        Bucket: FIXTURE.bucket,
+        Key: 'raw/multi.json',
+        UploadId: upload.UploadId,
+        PartNumber: 1,
+        Body: '{"multi":true}',
+      }),
+    );
+
+    // Act
+    await clients.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: FIXTURE.bucket,
+        Key: 'raw/multi.json',
+        UploadId: upload.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    await clients.s3.send(
+      new CopyObjectCommand({
+        Bucket: FIXTURE.bucket,
+        Key: 'raw/copied.json',
+        CopySource: `${FIXTURE.bucket}/raw/multi.json`,
+      }),
+    );
+
+    // Assess
+    expect((await eventFor('raw/multi.json')).Records[0]?.eventName).toBe(
+      'ObjectCreated:CompleteMultipartUpload',
+    );
+    const copy = (await eventFor('raw/copied.json')).Records[0];
+    expect(copy?.eventName).toBe('ObjectCreated:Copy');
+    expect(copy?.s3.object.eTag).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('retries a failing invocation twice, as Lambda does for asynchronous invocations', async () => {
+    // Prepare: fails on the first two attempts
+    let attempts = 0;
+    onRawObject.behaviour = (event) => {
+      if (event.Records[0]?.s3.object.key !== 'raw/flaky.json') return;
+      attempts++;
+      if (attempts <= 2) throw new Error(`flaky attempt ${attempts}`);
+    };
+
+    // Act
+    await put('raw/flaky.json', '{}');
+
+    // Assess
+    await eventually('the third attempt', () => attempts === 3);
+    const delivered = onRawObject.events.filter((e) => e.Records[0]?.s3.object.key === 'raw/flaky.json');
+    expect(delivered).toHaveLength(3);
+  });
+
+  it('writes the event to failed-events/ when every attempt fails', async () => {
+    // Prepare
+    onRawObject.behaviour = (event) => {
+      if (event.Records[0]?.s3.object.key === 'raw/poison.json') throw new Error('cannot parse poison');
+    };
+
+    // Act
+    await put('raw/poison.json', '{}');
+
+    // Assess
+    const failedDir = join(dataDir, 'failed-events');
+    const file = await eventually('a failed-events file', async () => {
+      const files = await readdir(failedDir).catch(() => []);
+      return files.find((f) => f.startsWith('wiring-local-onRawObject-'));
+    });
+    const saved = JSON.parse(await readFile(join(failedDir, file), 'utf8'));
+    expect(saved.error).toContain('cannot parse poison');
+    expect(saved.event.Records[0].s3.object.key).toBe('raw/poison.json');
+  });
+});
