@@ -1,0 +1,317 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { silentLog } from '../../../local/log';
+import { type LocalStack, startLocalStack } from '../../../local/stack';
+
+/**
+ * The collect path end to end on the embedded stack: HTTP through serverless-offline into the collect
+ * handler, then the local Firehose and kinesalite, landing gzip objects in s3rver.
+ */
+const ROOT = resolve(__dirname, '../../..');
+const API_KEY = 'lb_local_0123456789abcdef';
+const BUCKET = 'logbase-local-data';
+
+let stack: LocalStack;
+let dataDir: string;
+let s3: S3Client;
+let kinesis: KinesisClient;
+let url: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'logbase-collect-'));
+  stack = await startLocalStack({
+    serviceDir: ROOT,
+    dataDir,
+    fresh: true,
+    offline: true,
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+    log: { ...silentLog, error: (m) => console.error(m) },
+  });
+  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  s3 = new S3Client({
+    endpoint: stack.endpoints.s3,
+    region: 'ap-northeast-1',
+    forcePathStyle: true,
+    credentials,
+  });
+  kinesis = new KinesisClient({
+    endpoint: stack.endpoints.kinesis,
+    region: 'ap-northeast-1',
+    credentials,
+    requestHandler: new NodeHttpHandler(),
+  });
+  url = `${stack.endpoints.http}/v1/events`;
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ helpers
+
+const now = () => new Date().toISOString();
+const base = (type: string) => ({
+  event_id: randomUUID(),
+  event_type: type,
+  schema_version: 1,
+  user_id: `u-${Math.floor(Math.random() * 1e6)}`,
+  occurred_at: now(),
+});
+const click = () => ({
+  ...base('click'),
+  article_id: 'a-1',
+  tab: 'top',
+  position: 2,
+  platform: 'ios',
+  app_version: '5.1.0',
+});
+const impression = () => ({
+  ...base('impression'),
+  article_id: 'a-2',
+  tab: 'top',
+  position: 0,
+  platform: 'android',
+  app_version: '5.1.0',
+});
+const adImpression = () => ({
+  ...base('ad_impression'),
+  ad_id: 'ad-9',
+  tab: 'top',
+  position: 4,
+  platform: 'web',
+  app_version: '5.1.0',
+});
+const action = () => ({
+  ...base('action'),
+  action: 'share',
+  properties: { channel: 'line' },
+  platform: 'ios',
+  app_version: '5.1.0',
+});
+
+async function post(body: string | Buffer, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function listKeys(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key);
+    token = page.NextContinuationToken;
+  } while (token);
+  return out;
+}
+
+/** Every JSON line in every gzip object under a prefix. */
+async function gzipLines(prefix: string): Promise<any[]> {
+  const lines: any[] = [];
+  for (const key of await listKeys(prefix)) {
+    const obj = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString('utf8');
+    for (const line of text.split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+  }
+  return lines;
+}
+
+/** Polls `probe` until it returns true or the time runs out (no fixed sleeps). */
+async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const countIds = (lines: any[], ids: string[]) =>
+  ids.map((id) => lines.filter((l) => l.event_id === id).length);
+
+async function clickStreamRecords(): Promise<any[]> {
+  const stream = 'logbase-local-clicks';
+  const shards = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
+  const out: any[] = [];
+  for (const shard of shards.Shards ?? []) {
+    const it = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    let iterator = it.ShardIterator;
+    for (let i = 0; iterator && i < 20; i++) {
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const r of page.Records ?? []) {
+        out.push({ partitionKey: r.PartitionKey, ...JSON.parse(Buffer.from(r.Data!).toString('utf8')) });
+      }
+      if (!page.Records?.length) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ tests
+
+describe('When a client posts events to POST /v1/events on the local stack', () => {
+  it('lands every valid non-click event exactly once in a gzip object under raw/events/dt=/hour=', async () => {
+    // Prepare
+    const events = [impression(), adImpression(), action(), impression()];
+
+    // Act
+    const res = await post(JSON.stringify({ events }));
+    await stack.firehose.flush();
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 4, rejected: [] });
+    const ids = events.map((e) => e.event_id);
+    let lines: any[] = [];
+    await eventually(async () => {
+      lines = await gzipLines('raw/events/');
+      return countIds(lines, ids).every((n) => n >= 1);
+    }, 'the events under raw/events/');
+    expect(countIds(lines, ids)).toEqual([1, 1, 1, 1]);
+    const keys = await listKeys('raw/events/');
+    expect(keys.every((k) => /^raw\/events\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+\.gz$/.test(k))).toBe(true);
+    const landed = lines.find((l) => l.event_id === ids[0]);
+    expect(landed.received_at).toEqual(expect.any(String));
+    expect(landed.request_id).toEqual(expect.any(String));
+  });
+
+  it('puts clicks on the Kinesis stream keyed by user_id, and the clicks Firehose lands them under raw/clicks/', async () => {
+    // Prepare
+    const clicks = [click(), click(), click()];
+
+    // Act
+    const res = await post(JSON.stringify({ events: clicks }));
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(3);
+    const ids = clicks.map((e) => e.event_id);
+    const onStream = await clickStreamRecords();
+    expect(countIds(onStream, ids)).toEqual([1, 1, 1]);
+    for (const c of clicks) {
+      expect(onStream.find((r) => r.event_id === c.event_id).partitionKey).toBe(c.user_id);
+    }
+    let lines: any[] = [];
+    await eventually(async () => {
+      await stack.firehose.flush();
+      lines = await gzipLines('raw/clicks/');
+      return countIds(lines, ids).every((n) => n >= 1);
+    }, 'the clicks under raw/clicks/');
+    expect(countIds(lines, ids)).toEqual([1, 1, 1]);
+    expect(countIds(await gzipLines('raw/events/'), ids)).toEqual([0, 0, 0]);
+  });
+
+  it('keeps rejected events with their errors under quarantine/collect/ and lands only the valid ones', async () => {
+    // Prepare
+    const good = impression();
+    const wrongType = { ...impression(), position: 'third' };
+    const unknownType = { ...base('swipe'), platform: 'ios' };
+
+    // Act
+    const res = await post(JSON.stringify({ events: [good, wrongType, unknownType] }));
+    await stack.firehose.flush();
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.rejected.map((r: any) => [r.index, r.event_id])).toEqual([
+      [1, wrongType.event_id],
+      [2, unknownType.event_id],
+    ]);
+    expect(res.body.rejected[0].errors[0].path).toBe('/position');
+    const quarantined = await gzipLines('quarantine/collect/');
+    const mine = quarantined.filter((q) => q.request_id === res.body.request_id);
+    expect(mine.map((q) => q.event_id).sort()).toEqual([wrongType.event_id, unknownType.event_id].sort());
+    expect(JSON.parse(mine.find((q) => q.event_id === wrongType.event_id).raw)).toEqual(wrongType);
+    let lines: any[] = [];
+    await eventually(async () => {
+      lines = await gzipLines('raw/events/');
+      return countIds(lines, [good.event_id])[0] === 1;
+    }, 'the valid event under raw/events/');
+    expect(countIds(lines, [wrongType.event_id, unknownType.event_id])).toEqual([0, 0]);
+  });
+
+  it('accepts a gzip NDJSON body', async () => {
+    // Prepare
+    const events = [impression(), action()];
+    const body = gzipSync(events.map((e) => JSON.stringify(e)).join('\n'));
+
+    // Act
+    const res = await post(body, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 2, rejected: [] });
+  });
+
+  it('retries only the records the Firehose failed, so each event still lands exactly once', async () => {
+    // Prepare: the local Firehose fails the next 3 records it is given.
+    const events = Array.from({ length: 10 }, impression);
+    stack.firehose.injectFaults({ records: 3 });
+
+    // Act
+    const res = await post(JSON.stringify({ events }));
+    await stack.firehose.flush();
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(10);
+    const ids = events.map((e) => e.event_id);
+    let lines: any[] = [];
+    await eventually(async () => {
+      lines = await gzipLines('raw/events/');
+      return countIds(lines, ids).every((n) => n >= 1);
+    }, 'the retried events under raw/events/');
+    expect(countIds(lines, ids)).toEqual(ids.map(() => 1));
+  });
+
+  it('answers 401 to a wrong key and writes nothing', async () => {
+    // Prepare
+    const event = impression();
+
+    // Act
+    const res = await post(JSON.stringify({ events: [event] }), { 'x-api-key': 'not-the-key' });
+    await stack.firehose.flush();
+
+    // Assess
+    expect(res.status).toBe(401);
+    const everywhere = [...(await gzipLines('raw/')), ...(await gzipLines('quarantine/'))];
+    expect(countIds(everywhere, [event.event_id])).toEqual([0]);
+  });
+
+  it('answers 400 with the parser position to invalid JSON and keeps the body in quarantine', async () => {
+    // Act
+    const res = await post('{"events": [ {"event_id": ');
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/JSON/i);
+    const quarantined = await gzipLines('quarantine/collect/');
+    expect(quarantined.some((q) => q.request_id === res.body.request_id)).toBe(true);
+  });
+});
