@@ -314,4 +314,26 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
     const quarantined = await gzipLines('quarantine/collect/');
     expect(quarantined.some((q) => q.request_id === res.body.request_id)).toBe(true);
   });
+  it('answers 413 to a 10 MiB body, naming the limit', async () => {
+    // Prepare: one byte under the HTTP API's own 10 MiB payload limit, so collect is the one to answer.
+    const shell = JSON.stringify({ events: [{ ...impression(), tab: '' }] });
+    const body = shell.replace('"tab":""', `"tab":"${'x'.repeat(10 * 1024 * 1024 - 1 - shell.length)}"`);
+    expect(Buffer.byteLength(body)).toBe(10 * 1024 * 1024 - 1);
+
+    // Act
+    const res = await post(body);
+
+    // Assess
+    expect(res.status).toBe(413);
+    expect(res.body.message).toMatch(/1048576 bytes/);
+  });
+
+  it('answers 415 to a content type other than JSON or NDJSON', async () => {
+    // Act
+    const res = await post('user_id=1', { 'content-type': 'application/x-www-form-urlencoded' });
+
+    // Assess
+    expect(res.status).toBe(415);
+    expect(res.body.message).toMatch(/application\/json/);
+  });
 });
