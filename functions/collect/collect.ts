@@ -96,9 +96,11 @@ export async function collect(
   context: Context,
   deps: CollectDeps,
 ): Promise<Response> {
-  const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+  // The Lambda request id is unique per invocation everywhere (serverless-offline gives every HTTP request
+  // the same API Gateway request id), names the request's quarantine object, and matches the function logs.
+  const requestId = context.awsRequestId;
   const receivedAt = deps.now();
-  logger.appendKeys({ request_id: requestId });
+  logger.appendKeys({ request_id: requestId, api_request_id: event.requestContext?.requestId });
   const headers = lowerCaseHeaders(event.headers);
 
   const presented = headers['x-api-key'];

@@ -14,6 +14,9 @@ import { loadCollectConfig } from '../../../functions/collect/config';
 import type * as HandlerModule from '../../../functions/collect/handler';
 import { bodyEvents, httpEvent, lambdaContext } from '../../helpers/events';
 
+/** The request id collect reports: the Lambda invocation's (tests/helpers/events.ts lambdaContext). */
+const CONTEXT_REQUEST_ID = lambdaContext().awsRequestId;
+
 const LOCAL_KEY = 'lb_local_0123456789abcdef';
 const ENV = {
   AWS_REGION: 'ap-northeast-1',
@@ -133,7 +136,7 @@ describe('When a client posts a valid batch to POST /v1/events', () => {
     // Assess
     expect(response.statusCode).toBe(202);
     expect(response.headers).toMatchObject({ 'content-type': 'application/json' });
-    expect(response.json).toEqual({ accepted: 9, rejected: [], request_id: 'VbAtCh1aBcDeFgH=' });
+    expect(response.json).toEqual({ accepted: 9, rejected: [], request_id: CONTEXT_REQUEST_ID });
   });
 
   it('writes clicks to the Kinesis stream keyed by user_id and the rest to Firehose', async () => {
@@ -170,7 +173,7 @@ describe('When a client posts a valid batch to POST /v1/events', () => {
     // Assess
     const [first] = firehoseRecords();
     const original = bodyEvents(event).find((e) => e.event_id === first?.event_id);
-    expect(first).toEqual({ ...original, received_at: expect.any(String), request_id: 'VbAtCh1aBcDeFgH=' });
+    expect(first).toEqual({ ...original, received_at: expect.any(String), request_id: CONTEXT_REQUEST_ID });
     expect(Date.parse(String(first?.received_at))).toBeGreaterThanOrEqual(before - 1);
   });
 
@@ -217,7 +220,7 @@ describe('When a client posts a gzip NDJSON body', () => {
 
     // Assess
     expect(response.statusCode).toBe(202);
-    expect(response.json).toEqual({ accepted: 4, rejected: [], request_id: 'GzIpNdJs1aBcDeF=' });
+    expect(response.json).toEqual({ accepted: 4, rejected: [], request_id: CONTEXT_REQUEST_ID });
     expect(kinesisMock.commandCalls(PutRecordsCommand)[0]?.args[0].input.Records).toHaveLength(1);
     expect(firehoseRecords()).toHaveLength(3);
   });
@@ -262,11 +265,11 @@ describe('When a batch mixes valid and invalid events', () => {
     // Assess
     const { key, lines } = quarantined();
     expect(key).toMatch(
-      /^quarantine\/collect\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/MiXeD1aBcDeFgHi=\.jsonl\.gz$/,
+      /^quarantine\/collect\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/c6af9ac6-7b61-11e6-9a41-93e8deadbeef\.jsonl\.gz$/,
     );
     expect(lines).toHaveLength(response.json.rejected.length);
     expect(lines[0]).toEqual({
-      request_id: 'MiXeD1aBcDeFgHi=',
+      request_id: CONTEXT_REQUEST_ID,
       received_at: expect.any(String),
       index: 1,
       event_id: sent[1]?.event_id,
@@ -316,7 +319,7 @@ describe('When the body cannot be read', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json).toEqual({
       message: expect.stringMatching(/^body is not valid JSON: .* at position 121 /),
-      request_id: 'BaDbOdY1aBcDeFg=',
+      request_id: CONTEXT_REQUEST_ID,
     });
     const { lines } = quarantined();
     expect(lines).toEqual([
@@ -368,7 +371,7 @@ describe('When a request is refused as a whole', () => {
 
     // Assess
     expect(response.statusCode).toBe(401);
-    expect(response.json).toEqual({ message: 'missing x-api-key header', request_id: 'NoKeY1aBcDeFgHi=' });
+    expect(response.json).toEqual({ message: 'missing x-api-key header', request_id: CONTEXT_REQUEST_ID });
     expectNothingWritten();
   });
 
@@ -476,7 +479,7 @@ describe('When the streams refuse some records', () => {
           reason: 'ProvisionedThroughputExceededException: Rate exceeded for shard',
         },
       ],
-      request_id: 'VbAtCh1aBcDeFgH=',
+      request_id: CONTEXT_REQUEST_ID,
       message: '2 of 9 events could not be stored; send the events listed in "failed" again',
     });
     expect(metric('Failed')).toEqual({ impression: 1, click: 1 });
