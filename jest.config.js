@@ -18,7 +18,8 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
-      testTimeout: 60_000,
+      // A project's own testTimeout is ignored by Jest (only the global one counts): set per file instead.
+      setupFilesAfterEnv: [...common.setupFilesAfterEnv, '<rootDir>/tests/integration/timeout.ts'],
     },
   ],
 };

@@ -5,6 +5,7 @@ import { type DataDirLayout, prepareDataDir } from './data-dir';
 import { type Emulators, startEmulators } from './emulators';
 import type { FirehoseFaults } from './firehose/server';
 import { LocalFirehose } from './firehose/server';
+import { HttpFront } from './http-front';
 import { type Invoker, LambdaInvoker } from './invoker';
 import { CheckpointStore } from './kinesis/checkpoints';
 import { SubscriptionRunner } from './kinesis/subscriptions';
@@ -23,7 +24,7 @@ export interface LocalPorts {
   kinesis: number;
   dynamodb: number;
   firehose: number;
-  /** serverless-offline's HTTP API. */
+  /** The HTTP API: the stack's front, which forwards to serverless-offline on an internal port. */
   http: number;
   /** serverless-offline's Lambda invoke endpoint. */
   lambda: number;
@@ -44,6 +45,11 @@ export interface LocalStackOptions {
   fresh?: boolean;
   /** Start `sls offline start` (HTTP API + Lambda invoke) as a child process. */
   offline?: boolean;
+  /**
+   * Decoded size past which the HTTP API answers 413 to a `Content-Encoding: gzip` body (default 10 MiB,
+   * serverless-offline's own payload limit). See local/README.md.
+   */
+  maxInflatedBodyBytes?: number;
   /**
    * How functions are invoked for S3 and Kinesis events. Default: the Lambda Invoke API at the `lambda`
    * port (serverless-offline's endpoint).
@@ -69,8 +75,10 @@ export interface LocalEndpoints {
   dynamodb: string;
   firehose: string;
   lambda: string;
-  /** Only when serverless-offline runs. */
+  /** Only when serverless-offline runs: the front that inflates gzip bodies (see local/README.md). */
   http?: string;
+  /** serverless-offline's own HTTP API behind the front (bodies as serverless-offline passes them). */
+  offlineHttp?: string;
 }
 
 /** A running local stack. */
@@ -151,10 +159,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const emulators: Emulators = await startEmulators({ host, ports, layout, onObjectChange });
     cleanup.push(() => emulators.stop());
 
-    if (options.offline) {
-      if (ports.http === 0) ports.http = await freePort(host);
-      if (ports.lambda === 0) ports.lambda = await freePort(host);
-    }
+    if (options.offline && ports.lambda === 0) ports.lambda = await freePort(host);
     const endpoints: LocalEndpoints = {
       s3: endpointUrl(host, emulators.ports.s3),
       kinesis: endpointUrl(host, emulators.ports.kinesis),
@@ -206,11 +211,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let offline: OfflineProcess | undefined;
     if (options.offline) {
+      // Listening first: a taken HTTP port fails the start at once, not after serverless-offline's build.
+      const offlineHttpPort = await freePort(host);
+      const front = new HttpFront({
+        host,
+        port: ports.http,
+        upstream: { host: loopbackFor(host), port: offlineHttpPort },
+        maxInflatedBytes: options.maxInflatedBodyBytes,
+      });
+      await front.start();
+      cleanup.push(() => front.stop());
+      endpoints.http = front.url;
+      endpoints.offlineHttp = endpointUrl(host, offlineHttpPort);
       offline = await startOffline({
         serviceDir,
         stage,
         host,
-        httpPort: ports.http,
+        httpPort: offlineHttpPort,
         lambdaPort: ports.lambda,
         waitForHttp: hasHttpEvents(config),
         env: env(),
@@ -222,7 +239,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
       const running = offline;
       cleanup.push(() => running.stop());
-      endpoints.http = endpointUrl(host, ports.http);
     }
 
     let invoker = options.invoker;
@@ -287,6 +303,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await runCleanup();
     throw error;
   }
+}
+
+/** The address a client uses to reach a server bound to `host` (a wildcard bind is reached on loopback). */
+function loopbackFor(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
 function hasHttpEvents(config: PrintedService): boolean {

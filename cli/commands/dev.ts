@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
-import { consoleLog } from '../../local/log';
+import { quarantineKey } from '../../lib/domain/collect-quarantine';
+import { formatSummary } from '../../lib/traffic/stats';
+import { consoleLog, errorMessage } from '../../local/log';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import type { RegisterCommand } from './index';
+import { eventsUrl, type SendProgress, sendEvents } from './send';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
@@ -22,6 +25,17 @@ interface DevOptions {
   stage: string;
   offline: boolean;
   serviceDir: string;
+  /** `--demo` alone is `true` (DEMO.events); `--demo <n>` is n. */
+  demo?: true | number;
+}
+
+/** What `logbase dev --demo` sends: modest, so a laptop stays responsive; a few events broken on purpose. */
+export const DEMO = { events: 2000, rate: 200, invalidShare: 0.02 } as const;
+
+function demoEvents(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of events >= 1');
+  return n;
 }
 
 function port(value: string): number {
@@ -41,7 +55,7 @@ export const registerDev: RegisterCommand = (program: Command) => {
     )
     .option('--host <host>', 'interface every server binds to', LOCAL_DEFAULTS.host)
     .addOption(
-      new Option('--http-port <port>', 'HTTP API (serverless-offline)')
+      new Option('--http-port <port>', 'HTTP API (in front of serverless-offline)')
         .argParser(port)
         .default(LOCAL_DEFAULTS.http),
     )
@@ -74,11 +88,21 @@ export const registerDev: RegisterCommand = (program: Command) => {
     .option('--stage <stage>', 'serverless.yml stage to resolve', 'local')
     .option('--no-offline', 'do not start serverless-offline (emulators and wiring only)')
     .option('--service-dir <dir>', 'folder holding serverless.yml', PROJECT_ROOT)
+    .option(
+      '--demo [events]',
+      `once up, send generated traffic through the HTTP API (default ${DEMO.events} events at ${DEMO.rate}/s, ` +
+        `${DEMO.invalidShare * 100}% broken on purpose), then keep running`,
+      demoEvents,
+    )
     .addHelpText(
       'after',
       '\nPort 0 picks a free port. Ctrl-C stops everything cleanly: Firehose buffers are flushed first.',
     )
-    .action(async (options: DevOptions) => {
+    .action(async (options: DevOptions, command: Command) => {
+      if (options.demo !== undefined && !options.offline)
+        command.error('error: --demo sends through the HTTP API, which runs on serverless-offline', {
+          exitCode: 1,
+        });
       await runDev(options);
     });
 };
@@ -114,15 +138,109 @@ async function runDev(options: DevOptions): Promise<void> {
       },
     });
     console.log(devBanner(stack));
+    const demoStop = new AbortController();
+    const demo =
+      options.demo === undefined
+        ? undefined
+        : runDemo(stack, options.demo === true ? DEMO.events : options.demo, demoStop.signal).catch((error) =>
+            console.error(`logbase dev: the demo failed: ${errorMessage(error)}`),
+          );
     const signal = await signals.first;
     console.log(
       `\nlogbase dev: ${signal}, stopping (Firehose flush, pollers, servers, serverless-offline) ...`,
     );
+    demoStop.abort();
+    await demo;
     await stack.stop();
     console.log('logbase dev: stopped');
   } finally {
     signals.dispose();
   }
+}
+
+/**
+ * `--demo`: sends `events` generated events (DEMO rate and broken share) to collect through the stack's HTTP
+ * API with `sendEvents`, prints its summary and where the events went. Aborting stops taking new batches.
+ */
+async function runDemo(stack: LocalStack, events: number, signal: AbortSignal): Promise<void> {
+  const apiKey = localApiKey(stack);
+  if (!stack.endpoints.http || !apiKey || !stack.config.functions?.collect) {
+    console.error(
+      'logbase dev: --demo needs the collect function and its API key (functions.collect.environment.API_KEYS)',
+    );
+    return;
+  }
+  const url = eventsUrl(stack.endpoints.http);
+  console.log(
+    `logbase dev: demo: sending ${events} generated events to ${url} at ${DEMO.rate}/s ` +
+      `(${DEMO.invalidShare * 100}% broken on purpose) ...`,
+  );
+  let lastProgress = Date.now();
+  const summary = await sendEvents(
+    {
+      endpoint: url,
+      apiKey,
+      input: { generate: events, traffic: { invalidShare: DEMO.invalidShare } },
+      rate: DEMO.rate,
+      // About 4 requests a second, as `logbase send --rate` does.
+      batchSize: Math.ceil(DEMO.rate / 4),
+      signal,
+    },
+    {
+      progress: (p: SendProgress) => {
+        if (Date.now() - lastProgress < 2_000) return;
+        lastProgress = Date.now();
+        console.log(
+          `logbase dev: demo: ${p.done}/${p.total ?? '?'} events, accepted ${p.accepted}, ` +
+            `rejected ${p.rejected}, failed ${p.failed}`,
+        );
+      },
+      warn: (message) => console.warn(`logbase dev: demo: ${message}`),
+    },
+  );
+  const lines = ['', 'logbase dev: demo done:', ...formatSummary(summary), '', ...whereToLook(stack)];
+  if (!signal.aborted) lines.push('', 'Still running: Ctrl-C stops everything.');
+  console.log([...lines, ''].join('\n'));
+}
+
+/**
+ * Where collect's output lands, per bucket: each delivery stream's S3 prefix and collect's quarantine, with
+ * the bucket's folder in the data dir and a command to list it.
+ */
+export function whereToLook(
+  stack: Pick<LocalStack, 'wiring' | 'config' | 'dataDir' | 'endpoints'>,
+): string[] {
+  const places: { bucket: string; prefix: string; what: string }[] = stack.wiring.deliveryStreams.map(
+    (d) => ({
+      bucket: d.bucket,
+      // Up to the last folder before the first !{...} expression: raw/events/ of raw/events/dt=!{...}/.
+      prefix: d.prefix.includes('!{')
+        ? d.prefix.slice(0, d.prefix.lastIndexOf('/', d.prefix.indexOf('!{')) + 1)
+        : d.prefix,
+      what:
+        `accepted events, via Firehose ${d.name}${d.sourceStream ? ` <- Kinesis ${d.sourceStream}` : ''} ` +
+        `(lands within ${d.intervalInSeconds} s)`,
+    }),
+  );
+  const dataBucket =
+    stack.config.functions?.collect?.environment?.DATA_BUCKET ??
+    stack.config.provider.environment?.DATA_BUCKET;
+  if (typeof dataBucket === 'string') {
+    const key = quarantineKey('request-id', new Date());
+    const what = 'rejected events with their errors, one gzip JSON-lines object per request';
+    places.push({ bucket: dataBucket, prefix: key.slice(0, key.indexOf('dt=')), what });
+  }
+  const lines = ['Where the events went:'];
+  for (const bucket of new Set(places.map((p) => p.bucket))) {
+    const here = places.filter((p) => p.bucket === bucket);
+    const width = Math.max(...here.map((p) => p.prefix.length));
+    lines.push(
+      `  s3://${bucket}/ (on disk: ${join(stack.dataDir.s3, bucket)}/, each object a *._S3rver_object file)`,
+      ...here.map((p) => `    ${p.prefix.padEnd(width)}  ${p.what}`),
+      `    list it: aws --endpoint-url ${stack.endpoints.s3} s3 ls s3://${bucket}/ --recursive (any credentials)`,
+    );
+  }
+  return lines;
 }
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once (status 1). */
@@ -200,6 +318,15 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
     `logbase dev: ${wiring.service}, stage ${wiring.stage} (${wiring.region}), ready`,
     '',
     row('HTTP API', endpoints.http, list(routes)),
+    ...(endpoints.offlineHttp
+      ? [
+          row(
+            '',
+            endpoints.offlineHttp,
+            "serverless-offline's own port, behind the HTTP API: use the one above",
+          ),
+        ]
+      : []),
     row('Lambda', endpoints.http ? endpoints.lambda : undefined, 'Invoke API (serverless-offline)'),
     row('S3', endpoints.s3, `buckets: ${list(wiring.buckets.map((b) => b.name))}`),
     row('Kinesis', endpoints.kinesis, `streams: ${list(wiring.streams.map((s) => s.name))}`),

@@ -1,4 +1,4 @@
-import { curlExample, devBanner, localApiKey } from '../../../cli/commands/dev';
+import { curlExample, devBanner, localApiKey, whereToLook } from '../../../cli/commands/dev';
 import { validateClientEvent } from '../../../lib/schemas';
 import { dataDirLayout } from '../../../local/data-dir';
 import type { PrintedService } from '../../../local/service-config';
@@ -29,6 +29,7 @@ function fakeStack(http: string | undefined): LocalStack {
     wiring: deriveWiring(config),
     endpoints: {
       http,
+      ...(http ? { offlineHttp: 'http://127.0.0.1:41234' } : {}),
       lambda: 'http://127.0.0.1:3002',
       s3: 'http://127.0.0.1:4569',
       kinesis: 'http://127.0.0.1:4567',
@@ -50,6 +51,7 @@ describe('logbase dev banner', () => {
     // Assess
     for (const line of [
       /HTTP API\s+http:\/\/127\.0\.0\.1:3000\s+POST \/v1\/events/,
+      /^\s+http:\/\/127\.0\.0\.1:41234\s+serverless-offline's own port, behind the HTTP API/m,
       /Lambda\s+http:\/\/127\.0\.0\.1:3002/,
       /S3\s+http:\/\/127\.0\.0\.1:4569\s+buckets: logbase-local-data/,
       /Kinesis\s+http:\/\/127\.0\.0\.1:4567/,
@@ -86,5 +88,47 @@ describe('curlExample', () => {
     const body = JSON.parse(/-d '(.*)'$/.exec(curl)?.[1] ?? '');
     expect(body.events).toHaveLength(1);
     expect(validateClientEvent(body.events[0])).toMatchObject({ ok: true, event: { event_type: 'click' } });
+  });
+});
+
+describe('whereToLook (logbase dev --demo)', () => {
+  it("names each delivery stream's folder and collect's quarantine, on S3 and in the data dir", () => {
+    // Prepare: the events Firehose delivers under a partitioned prefix; collect quarantines in the same bucket.
+    const stack = fakeStack('http://127.0.0.1:3000');
+    stack.config.provider.environment = { DATA_BUCKET: 'logbase-local-data' };
+    stack.config.resources = {
+      Resources: {
+        ...stack.config.resources?.Resources,
+        Events: {
+          Type: 'AWS::KinesisFirehose::DeliveryStream',
+          Properties: {
+            DeliveryStreamName: 'logbase-local-events',
+            DeliveryStreamType: 'DirectPut',
+            ExtendedS3DestinationConfiguration: {
+              BucketARN: 'arn:aws:s3:::logbase-local-data',
+              Prefix: 'raw/events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/',
+              CompressionFormat: 'GZIP',
+              BufferingHints: { IntervalInSeconds: 5, SizeInMBs: 1 },
+            },
+          },
+        },
+      },
+    };
+    stack.wiring = deriveWiring(stack.config);
+
+    // Act
+    const lines = whereToLook(stack).join('\n');
+
+    // Assess
+    expect(lines).toMatch(
+      /s3:\/\/logbase-local-data\/ \(on disk: \/tmp\/logbase-data\/s3\/logbase-local-data\/,/,
+    );
+    expect(lines).toMatch(
+      /^\s+raw\/events\/\s+accepted events, via Firehose logbase-local-events \(lands within 5 s\)$/m,
+    );
+    expect(lines).toMatch(/^\s+quarantine\/collect\/\s+rejected events with their errors/m);
+    expect(lines).toContain(
+      'aws --endpoint-url http://127.0.0.1:4569 s3 ls s3://logbase-local-data/ --recursive',
+    );
   });
 });

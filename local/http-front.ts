@@ -1,0 +1,232 @@
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGunzip } from 'node:zlib';
+import { LocalStackStartError } from './errors';
+import { errorMessage } from './log';
+import { endpointUrl } from './ports';
+
+/**
+ * The most a gzip request body may inflate to: serverless-offline's own payload limit (10 MiB), so a body the
+ * front lets through is never refused by serverless-offline for its size instead.
+ */
+export const MAX_INFLATED_BYTES = 10 * 1024 * 1024;
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 section 7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export interface HttpFrontOptions {
+  /** Interface to bind (the stack's host). */
+  host: string;
+  /** Public port; 0 asks the OS for a free one (the bound port is `port` after `start`). */
+  port: number;
+  /** Where serverless-offline's HTTP API listens. */
+  upstream: { host: string; port: number };
+  /** Decoded size past which a gzip body is answered 413 (default MAX_INFLATED_BYTES). */
+  maxInflatedBytes?: number;
+}
+
+/**
+ * The stack's HTTP endpoint in front of serverless-offline. serverless-offline 14 turns every request body
+ * into UTF-8 text unless its Content-Type says octet-stream or multipart, so a gzip body reaches the handler
+ * with its binary bytes replaced by U+FFFD. The front inflates `Content-Encoding: gzip` bodies (streaming,
+ * keeping at most `maxInflatedBytes`), drops the Content-Encoding header and sets Content-Length, so the
+ * handler gets the decoded body it would inflate itself on AWS. Everything else (status, headers, bodies,
+ * errors) passes through unchanged; only hop-by-hop headers are per connection.
+ */
+export class HttpFront {
+  private server?: Server;
+  private readonly agent = new Agent({ keepAlive: true });
+  private readonly maxInflatedBytes: number;
+  private readonly upstreamUrl: string;
+  /** The bound port (after `start`). */
+  port = 0;
+
+  constructor(private readonly options: HttpFrontOptions) {
+    this.maxInflatedBytes = options.maxInflatedBytes ?? MAX_INFLATED_BYTES;
+    this.upstreamUrl = endpointUrl(options.upstream.host, options.upstream.port);
+  }
+
+  /** The URL clients use. */
+  get url(): string {
+    return endpointUrl(this.options.host, this.port);
+  }
+
+  /** Listens on the public port. */
+  async start(): Promise<void> {
+    const { host, port } = this.options;
+    const server = createServer((req, res) => this.handle(req, res));
+    this.server = server;
+    this.port = await new Promise<number>((resolve, reject) => {
+      server.once('error', (error) =>
+        reject(new LocalStackStartError(`HTTP API could not listen on ${host}:${port}: ${error.message}`)),
+      );
+      server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    });
+  }
+
+  /** Stops listening and closes every connection, idle or not. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.agent.destroy();
+    if (!server?.listening) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const coding = singleCoding(req.headers['content-encoding']);
+    if (coding === 'gzip' || coding === 'x-gzip') this.inflateThenForward(req, res);
+    else this.forward(req, res, forwardable(req.rawHeaders));
+  }
+
+  /** Inflates the body into memory (at most `maxInflatedBytes`), then forwards it with its decoded length. */
+  private inflateThenForward(req: IncomingMessage, res: ServerResponse): void {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const refuse = (status: number, message: string) => {
+      settled = true;
+      req.unpipe(gunzip);
+      gunzip.destroy();
+      // Read (and drop) the rest of the body, so the client gets the answer rather than a reset.
+      req.resume();
+      answer(res, status, message, { close: true });
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > this.maxInflatedBytes) {
+        refuse(
+          413,
+          `gzip body inflates to more than ${this.maxInflatedBytes} bytes; the local HTTP API (logbase dev) ` +
+            `inflates gzip bodies for serverless-offline and takes at most ${this.maxInflatedBytes} bytes decoded`,
+        );
+        return;
+      }
+      chunks.push(chunk);
+    });
+    gunzip.on('error', (error) => {
+      if (settled) return;
+      refuse(
+        400,
+        `body is not valid gzip (Content-Encoding: gzip): ${error.message}; the local HTTP API (logbase dev) ` +
+          'inflates gzip bodies before serverless-offline',
+      );
+    });
+    gunzip.on('end', () => {
+      if (settled) return;
+      settled = true;
+      const body = Buffer.concat(chunks, size);
+      const headers = forwardable(req.rawHeaders, ['content-encoding', 'content-length']);
+      headers.push('Content-Length', String(body.length));
+      this.forward(req, res, headers, body);
+    });
+    req.on('error', () => gunzip.destroy());
+    req.pipe(gunzip);
+  }
+
+  /** Sends the request to serverless-offline (the body from `req`, or `body` when given) and pipes the answer. */
+  private forward(req: IncomingMessage, res: ServerResponse, headers: string[], body?: Buffer): void {
+    const upstream = request({
+      host: this.options.upstream.host,
+      port: this.options.upstream.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: this.agent,
+    });
+    upstream.on('response', (answerFromOffline) => {
+      res.writeHead(
+        answerFromOffline.statusCode ?? 502,
+        answerFromOffline.statusMessage,
+        forwardable(answerFromOffline.rawHeaders),
+      );
+      answerFromOffline.pipe(res);
+      // serverless-offline went away half-way through its answer: the client sees a cut connection too.
+      answerFromOffline.on('close', () => {
+        if (!answerFromOffline.complete) res.destroy();
+      });
+    });
+    upstream.on('error', (error) => {
+      if (body === undefined) {
+        req.unpipe(upstream);
+        req.resume();
+      }
+      answer(
+        res,
+        502,
+        `serverless-offline's HTTP API (${this.upstreamUrl}) did not answer: ${errorMessage(error)}; ` +
+          'it may still be starting or have stopped (logbase dev prints why)',
+      );
+    });
+    // The client went away before its answer was complete: stop the upstream request too.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (body !== undefined) upstream.end(body);
+    else req.pipe(upstream);
+  }
+}
+
+/** The one content coding of a Content-Encoding value (identity ignored), or undefined when not exactly one. */
+function singleCoding(value: string | undefined): string | undefined {
+  const codings = (value ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  return codings.length === 1 ? codings[0] : undefined;
+}
+
+/** Raw headers (name, value, name, value, ...) without hop-by-hop ones, those named by Connection, and `drop`. */
+function forwardable(raw: readonly string[], drop: readonly string[] = []): string[] {
+  const skip = new Set([...HOP_BY_HOP, ...drop]);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]?.toLowerCase() !== 'connection') continue;
+    for (const name of (raw[i + 1] ?? '').split(',')) skip.add(name.trim().toLowerCase());
+  }
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (!skip.has(name.toLowerCase())) out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}
+
+/** Answers with a JSON `{"message": ...}` body, or cuts the connection when an answer has already begun. */
+function answer(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  options: { close?: boolean } = {},
+): void {
+  if (res.destroyed) return;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ message });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    ...(options.close ? { Connection: 'close' } : {}),
+  });
+  res.end(body);
+}
