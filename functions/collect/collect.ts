@@ -101,6 +101,8 @@ export async function collect(
   const requestId = context.awsRequestId;
   const receivedAt = deps.now();
   logger.appendKeys({ request_id: requestId, api_request_id: event.requestContext?.requestId });
+  // One request-level metric per invocation, so every invocation publishes (per-type counts go out as single metrics).
+  metrics.addMetric('Requests', MetricUnit.Count, 1);
   const headers = lowerCaseHeaders(event.headers);
 
   const presented = headers['x-api-key'];
