@@ -1,6 +1,6 @@
 import { type FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { type BatchRecord, FIREHOSE_BATCH_LIMITS } from '../domain/batches';
-import { type RetryOptions, type WriteResult, writeWithRetry } from './retry';
+import { outcomesOf, type RetryOptions, type WriteResult, writeWithRetry } from './retry';
 
 /**
  * Writes records to a Firehose delivery stream with PutRecordBatch (500 records / 4 MiB per call),
@@ -23,19 +23,13 @@ export function putToFirehose(
         }),
         { abortSignal },
       );
-      const allOk = response.FailedPutCount === 0;
-      return batch.map((_, i) => {
-        const entry = response.RequestResponses?.[i];
-        if (entry?.ErrorCode) {
-          return { ok: false, errorCode: entry.ErrorCode, errorMessage: entry.ErrorMessage ?? '' };
-        }
-        if (entry?.RecordId || allOk) return { ok: true };
-        return {
-          ok: false,
-          errorCode: 'MissingResponse',
-          errorMessage: 'Firehose returned no result for this record',
-        };
-      });
+      return outcomesOf(
+        batch.length,
+        response.RequestResponses,
+        (entry) => Boolean(entry.RecordId),
+        response.FailedPutCount === 0,
+        'Firehose',
+      );
     },
     options,
   );

@@ -1,6 +1,6 @@
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { type BatchRecord, KINESIS_BATCH_LIMITS } from '../domain/batches';
-import { type RetryOptions, type WriteResult, writeWithRetry } from './retry';
+import { outcomesOf, type RetryOptions, type WriteResult, writeWithRetry } from './retry';
 
 /**
  * Writes records to a Kinesis data stream with PutRecords (500 records / 5 MiB per call, partition
@@ -24,19 +24,13 @@ export function putToKinesis(
         }),
         { abortSignal },
       );
-      const allOk = response.FailedRecordCount === 0;
-      return batch.map((_, i) => {
-        const entry = response.Records?.[i];
-        if (entry?.ErrorCode) {
-          return { ok: false, errorCode: entry.ErrorCode, errorMessage: entry.ErrorMessage ?? '' };
-        }
-        if (entry?.SequenceNumber || allOk) return { ok: true };
-        return {
-          ok: false,
-          errorCode: 'MissingResponse',
-          errorMessage: 'Kinesis returned no result for this record',
-        };
-      });
+      return outcomesOf(
+        batch.length,
+        response.Records,
+        (entry) => Boolean(entry.SequenceNumber),
+        response.FailedRecordCount === 0,
+        'Kinesis',
+      );
     },
     options,
   );

@@ -32,6 +32,41 @@ export interface RetryOptions {
 export type RecordOutcome = { ok: true } | { ok: false; errorCode: string; errorMessage: string };
 
 /** Sends one batch; resolves with one outcome per record, or throws when the call as a whole failed. */
+/** One entry of a PutRecordBatch / PutRecords answer: an id when stored, an error code when not. */
+interface ResultEntry {
+  ErrorCode?: string;
+  ErrorMessage?: string;
+}
+
+/**
+ * Turns a batch answer's per-record entries into outcomes, in order. A record with neither an error nor its
+ * id (`stored`) counts as stored only when the whole call reported no failure.
+ */
+export function outcomesOf<E extends ResultEntry>(
+  size: number,
+  entries: readonly E[] | undefined,
+  stored: (entry: E) => boolean,
+  allOk: boolean,
+  service: string,
+): RecordOutcome[] {
+  const outcomes: RecordOutcome[] = [];
+  for (let i = 0; i < size; i++) {
+    const entry = entries?.[i];
+    if (entry?.ErrorCode) {
+      outcomes.push({ ok: false, errorCode: entry.ErrorCode, errorMessage: entry.ErrorMessage ?? '' });
+    } else if ((entry !== undefined && stored(entry)) || allOk) {
+      outcomes.push({ ok: true });
+    } else {
+      outcomes.push({
+        ok: false,
+        errorCode: 'MissingResponse',
+        errorMessage: `${service} returned no result for this record`,
+      });
+    }
+  }
+  return outcomes;
+}
+
 export type SendBatch<T> = (batch: T[], abortSignal: AbortSignal) => Promise<RecordOutcome[]>;
 
 const THROTTLING = new Set([
