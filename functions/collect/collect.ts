@@ -13,6 +13,7 @@ import {
   MalformedBodyError,
   type PreparedRequest,
   prepareRequest,
+  requestBody,
 } from '../../lib/domain/collect';
 import {
   malformedBodyLine,
@@ -139,12 +140,13 @@ export async function collect(
     }
   };
 
-  const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  const { bytes: body, text } = requestBody(event.body, event.isBase64Encoded);
   let prepared: PreparedRequest;
   try {
     prepared = prepareRequest(
       {
         body,
+        text,
         contentType: headers['content-type'],
         contentEncoding: headers['content-encoding'],
         receivedAt,

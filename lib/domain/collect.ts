@@ -1,7 +1,8 @@
 import { gunzipSync } from 'node:zlib';
-import { type EventType, type FieldError, type StoredEvent, validateClientEvent } from '../schemas';
+import { type EventType, type FieldError, validateClientEvent } from '../schemas';
+import { dateTimeMillis } from '../schemas/formats';
 import type { BatchRecord } from './batches';
-import { arrayElementSpans, describeJsonError, type Span } from './json-text';
+import { describeJsonError, type ElementSpans, elementSpans } from './json-text';
 import { findInvalidUtf8, hexBytes } from './utf8';
 
 /**
@@ -28,6 +29,12 @@ export const MAX_RECORD_BYTES = 1000 * 1024;
 /** One request as received. */
 export interface CollectInput {
   body: Buffer;
+  /**
+   * The body already decoded as text, when the caller has it (API Gateway hands the body to the
+   * Lambda as a string): decoding `body` again is skipped. It must be exactly the UTF-8 decoding
+   * of `body`, as requestBody gives it; it is ignored for a gzip body.
+   */
+  text?: string;
   contentType?: string;
   contentEncoding?: string;
   receivedAt: Date;
@@ -163,6 +170,28 @@ export function decodeBody(
   }
 }
 
+/**
+ * The body of an API Gateway event as bytes and, when it came as text, that text. A body of
+ * ASCII characters only (the usual JSON) is copied as Latin-1, byte for byte the same as UTF-8
+ * and several times cheaper to encode. The text is only given back when it is well-formed
+ * UTF-16: otherwise Buffer.from replaces lone surrogates and the bytes say something else.
+ */
+export function requestBody(
+  body: string | undefined,
+  isBase64Encoded: boolean | undefined,
+): { bytes: Buffer; text?: string } {
+  const raw = body ?? '';
+  if (isBase64Encoded) return { bytes: Buffer.from(raw, 'base64') };
+  if (Buffer.byteLength(raw, 'utf8') === raw.length) return { bytes: Buffer.from(raw, 'latin1'), text: raw };
+  const bytes = Buffer.from(raw, 'utf8');
+  return isWellFormed(raw) ? { bytes, text: raw } : { bytes };
+}
+
+/** String.prototype.isWellFormed (ES2024; Node 20 and later): true when the string has no lone surrogate. */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 /** Decodes bytes as UTF-8 text, naming the offset of the first invalid sequence; drops a leading BOM. */
 export function decodeUtf8(bytes: Buffer, gzipped: boolean): string {
   const problem = findInvalidUtf8(bytes);
@@ -174,17 +203,25 @@ export function decodeUtf8(bytes: Buffer, gzipped: boolean): string {
       bytes,
     );
   }
-  const text = bytes.toString('utf8');
+  return withoutBom(bytes.toString('utf8'));
+}
+
+function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** One event as found in the body, before validation. */
-interface Item {
-  /** The parsed value, or the parse error for an NDJSON line that is not JSON. */
-  value: unknown;
-  parseError?: string;
-  line?: number;
-  raw: () => string;
+/** The events of a request as found in the body, before validation. */
+interface Found {
+  /** The parsed events (NDJSON: undefined for a line that is not JSON). */
+  values: unknown[];
+  /** NDJSON: the 1-based line number of each event. */
+  lines?: number[];
+  /** NDJSON: the text of each event's line. */
+  lineTexts?: string[];
+  /** NDJSON: the parse error of each line that is not JSON (undefined for the others). */
+  parseErrors?: (string | undefined)[];
+  /** JSON: where each event sits in the body's bytes, when the scan found exactly the parsed events. */
+  spans?: ElementSpans;
 }
 
 function describe(value: unknown): string {
@@ -199,7 +236,7 @@ function tooManyEvents(count: number, maxEvents: number): PayloadTooLargeError {
   );
 }
 
-function jsonItems(text: string, bytes: Buffer, maxEvents: number): Item[] {
+function jsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -228,39 +265,115 @@ function jsonItems(text: string, bytes: Buffer, maxEvents: number): Item[] {
   }
   if (events.length === 0) throw new MalformedBodyError('"events" is empty; send at least one event', bytes);
   if (events.length > maxEvents) throw tooManyEvents(events.length, maxEvents);
-  let spans: Span[] | undefined;
-  return events.map((value, index) => ({
-    value,
-    raw: () => {
-      spans ??= arrayElementSpans(text, 'events');
-      const span = spans[index];
-      return span === undefined ? JSON.stringify(value) : text.slice(span[0], span[1]);
-    },
-  }));
+  const spans = elementSpans(bytes, 'events', events.length);
+  return { values: events, spans: spans?.count === events.length ? spans : undefined };
 }
 
-function ndjsonItems(text: string, bytes: Buffer, maxEvents: number): Item[] {
-  const lines: { line: number; text: string }[] = [];
+function ndjsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
+  const lines: number[] = [];
+  const lineTexts: string[] = [];
   const physical = text.split('\n');
   for (let i = 0; i < physical.length; i++) {
     const raw = (physical[i] as string).replace(/\r$/, '');
-    if (raw.trim() !== '') lines.push({ line: i + 1, text: raw });
+    if (raw.trim() !== '') {
+      lines.push(i + 1);
+      lineTexts.push(raw);
+    }
   }
   if (lines.length === 0) throw new MalformedBodyError('body has no events: every line is blank', bytes);
   if (lines.length > maxEvents) throw tooManyEvents(lines.length, maxEvents);
-  return lines.map(({ line, text: raw }) => {
+  const values: unknown[] = [];
+  const parseErrors: (string | undefined)[] = [];
+  for (const raw of lineTexts) {
     try {
-      return { value: JSON.parse(raw), line, raw: () => raw };
+      values.push(JSON.parse(raw));
+      parseErrors.push(undefined);
     } catch (error) {
-      return { value: undefined, parseError: describeJsonError(raw, error), line, raw: () => raw };
+      values.push(undefined);
+      parseErrors.push(describeJsonError(raw, error));
     }
-  });
+  }
+  return { values, lines, lineTexts, parseErrors };
+}
+
+/** The original text of event `index`: its line (NDJSON) or its bytes in the body (JSON). */
+function rawText(found: Found, bytes: Buffer, index: number): string {
+  const line = found.lineTexts?.[index];
+  if (line !== undefined) return line;
+  const spans = found.spans;
+  if (spans !== undefined) {
+    return bytes.toString('utf8', spans.starts[index] as number, spans.ends[index] as number);
+  }
+  return JSON.stringify(found.values[index]);
 }
 
 function stringField(value: unknown, field: string): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = (value as Record<string, unknown>)[field];
   return typeof v === 'string' ? v : undefined;
+}
+
+function rejection(found: Found, bytes: Buffer, index: number, errors: FieldError[]): Rejection {
+  const value = found.values[index];
+  const rejected: Rejection = { index, errors, raw: rawText(found, bytes, index) };
+  const eventId = stringField(value, 'event_id');
+  const eventType = stringField(value, 'event_type');
+  if (eventId !== undefined) rejected.event_id = eventId;
+  if (eventType !== undefined) rejected.event_type = eventType;
+  const line = found.lines?.[index];
+  if (line !== undefined) rejected.line = line;
+  return rejected;
+}
+
+const NO_DATA = Buffer.alloc(0);
+
+/**
+ * The event_ids accepted so far in one request, for the duplicate check: an open-addressing table
+ * keyed by a digest of the id (a number is cheaper to hash and compare than a 36-character
+ * string); a slot holds 1 + the position of the accepted record in `accepted`.
+ */
+class AcceptedIds {
+  private readonly slots: Int32Array;
+  private readonly digests: Int32Array;
+  private readonly mask: number;
+
+  constructor(
+    private readonly accepted: readonly PreparedRecord[],
+    capacity: number,
+  ) {
+    let size = 16;
+    while (size < capacity * 2) size *= 2;
+    this.slots = new Int32Array(size);
+    this.digests = new Int32Array(size);
+    this.mask = size - 1;
+  }
+
+  /** A number from the last characters of an id (random hex in a UUID): equal ids give equal digests. */
+  static digest(id: string): number {
+    let digest = id.length;
+    for (let i = Math.max(0, id.length - 7); i < id.length; i++)
+      digest = (digest * 31 + id.charCodeAt(i)) | 0;
+    return digest;
+  }
+
+  /** The request index of the accepted event with this id (digest as given by `digest`), or -1. */
+  find(id: string, digest: number): number {
+    for (let slot = digest & this.mask; this.slots[slot] !== 0; slot = (slot + 1) & this.mask) {
+      if (this.digests[slot] === digest) {
+        const record = this.accepted[(this.slots[slot] as number) - 1] as PreparedRecord;
+        if (record.eventId === id) return record.index;
+      }
+    }
+    return -1;
+  }
+
+  /** Records that the accepted record at `position` in `accepted` has an id with this digest. */
+  add(digest: number, position: number): void {
+    let slot = digest & this.mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
+    this.slots[slot] = position + 1;
+    this.digests[slot] = digest;
+  }
 }
 
 /**
@@ -271,80 +384,115 @@ function stringField(value: unknown, field: string): string | undefined {
  *
  * Within one request, a repeated event_id is rejected when an earlier copy was accepted, so
  * dropping the copy loses nothing.
+ *
+ * A stored event is `JSON.stringify({ ...event, received_at, request_id })` plus "\n". When the
+ * client wrote an event exactly as JSON.stringify would (see ElementSpans.members), its bytes
+ * are copied from the body instead of serialized again: the result is the same bytes. All the
+ * records of a request share one buffer.
  */
 export function prepareRequest(input: CollectInput, limits: CollectLimits): PreparedRequest {
   const format = bodyFormat(input.contentType);
   if (input.body.length === 0) throw new MalformedBodyError('request body is empty', input.body);
   const { bytes, gzipped } = decodeBody(input.body, input.contentEncoding, limits.maxBytes);
-  const text = decodeUtf8(bytes, gzipped);
+  const text = input.text !== undefined && !gzipped ? withoutBom(input.text) : decodeUtf8(bytes, gzipped);
   if (text.trim() === '') throw new MalformedBodyError('request body is empty', bytes);
-  const items =
-    format === 'json' ? jsonItems(text, bytes, limits.maxEvents) : ndjsonItems(text, bytes, limits.maxEvents);
+  const found =
+    format === 'json'
+      ? jsonEvents(text, bytes, limits.maxEvents)
+      : ndjsonEvents(text, bytes, limits.maxEvents);
+  const { values, spans, parseErrors } = found;
 
-  const receivedAt = input.receivedAt.toISOString();
   const receivedMs = input.receivedAt.getTime();
   const maxRecordBytes = limits.maxRecordBytes ?? MAX_RECORD_BYTES;
-  const firstAccepted = new Map<string, number>();
+  // What JSON.stringify writes after the event's own members, closing brace and newline included.
+  const suffixText = `,"received_at":${JSON.stringify(input.receivedAt.toISOString())},"request_id":${JSON.stringify(input.requestId)}}\n`;
+  const suffix = Buffer.from(suffixText, 'utf8');
   const result: PreparedRequest = {
     format,
     bytes: bytes.length,
-    eventCount: items.length,
+    eventCount: values.length,
     clicks: [],
     events: [],
     rejected: [],
   };
 
-  items.forEach((item, index) => {
-    const reject = (errors: FieldError[]) => {
-      const rejection: Rejection = { index, errors, raw: item.raw() };
-      const eventId = stringField(item.value, 'event_id');
-      const eventType = stringField(item.value, 'event_type');
-      if (eventId !== undefined) rejection.event_id = eventId;
-      if (eventType !== undefined) rejection.event_type = eventType;
-      if (item.line !== undefined) rejection.line = item.line;
-      result.rejected.push(rejection);
-    };
-    if (item.parseError !== undefined) {
-      reject([{ path: '', message: `line ${item.line} is not valid JSON: ${item.parseError}` }]);
-      return;
+  // First pass: decide on each event; an accepted one is either copied (serialized[k] === '') or serialized.
+  const accepted: PreparedRecord[] = [];
+  const sizes: number[] = [];
+  const serialized: string[] = [];
+  const acceptedIds = new AcceptedIds(accepted, values.length);
+  for (let index = 0; index < values.length; index++) {
+    const parseError = parseErrors?.[index];
+    if (parseError !== undefined) {
+      const message = `line ${found.lines?.[index]} is not valid JSON: ${parseError}`;
+      result.rejected.push(rejection(found, bytes, index, [{ path: '', message }]));
+      continue;
     }
-    const validation = validateClientEvent(item.value);
+    const validation = validateClientEvent(values[index]);
     if (!validation.ok) {
-      reject(validation.errors);
-      return;
+      result.rejected.push(rejection(found, bytes, index, validation.errors));
+      continue;
     }
     const event = validation.event;
-    const aheadSeconds = (Date.parse(event.occurred_at) - receivedMs) / 1000;
+    const aheadSeconds = (dateTimeMillis(event.occurred_at) - receivedMs) / 1000;
     if (aheadSeconds > limits.futureSkewSeconds) {
       const message = `occurred_at is ${Math.floor(aheadSeconds)} s in the future (limit ${limits.futureSkewSeconds} s)`;
-      reject([{ path: '/occurred_at', message }]);
-      return;
+      result.rejected.push(rejection(found, bytes, index, [{ path: '/occurred_at', message }]));
+      continue;
     }
-    const first = firstAccepted.get(event.event_id);
-    if (first !== undefined) {
-      reject([{ path: '/event_id', message: `duplicate event_id; first seen at index ${first}` }]);
-      return;
+    const digest = AcceptedIds.digest(event.event_id);
+    const first = acceptedIds.find(event.event_id, digest);
+    if (first >= 0) {
+      const message = `duplicate event_id; first seen at index ${first}`;
+      result.rejected.push(rejection(found, bytes, index, [{ path: '/event_id', message }]));
+      continue;
     }
-    const stored: StoredEvent = { ...event, received_at: receivedAt, request_id: input.requestId };
-    const data = Buffer.from(`${JSON.stringify(stored)}\n`);
-    if (data.length > maxRecordBytes) {
-      reject([
-        {
-          path: '',
-          message: `event is ${data.length} bytes once stored; the per-record limit is ${maxRecordBytes} bytes`,
-        },
-      ]);
-      return;
+    const members = spans === undefined ? -1 : (spans.members[index] as number);
+    let size: number;
+    let stored = '';
+    if (members > 0 && members === Object.keys(event).length) {
+      size = (spans?.ends[index] as number) - (spans?.starts[index] as number) - 1 + suffix.length;
+    } else {
+      stored = `${JSON.stringify(event).slice(0, -1)}${suffixText}`;
+      size = Buffer.byteLength(stored, 'utf8');
     }
-    firstAccepted.set(event.event_id, index);
+    if (size > maxRecordBytes) {
+      const message = `event is ${size} bytes once stored; the per-record limit is ${maxRecordBytes} bytes`;
+      result.rejected.push(rejection(found, bytes, index, [{ path: '', message }]));
+      continue;
+    }
     const record: PreparedRecord = {
       index,
       eventId: event.event_id,
       eventType: event.event_type,
       userId: event.user_id,
-      data,
+      data: NO_DATA,
     };
+    acceptedIds.add(digest, accepted.length);
+    accepted.push(record);
+    sizes.push(size);
+    serialized.push(stored);
     (event.event_type === 'click' ? result.clicks : result.events).push(record);
-  });
+  }
+
+  // Second pass: write every accepted record into one buffer; each record gets its own view.
+  let total = 0;
+  for (const size of sizes) total += size;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let k = 0; k < accepted.length; k++) {
+    const record = accepted[k] as PreparedRecord;
+    const size = sizes[k] as number;
+    const stored = serialized[k] as string;
+    if (stored === '' && spans !== undefined) {
+      // The event's bytes up to (not including) its closing brace, then the suffix.
+      bytes.copy(out, at, spans.starts[record.index] as number, (spans.ends[record.index] as number) - 1);
+      out.set(suffix, at + size - suffix.length);
+    } else {
+      out.write(stored, at, size, 'utf8');
+    }
+    record.data = out.subarray(at, at + size);
+    at += size;
+  }
   return result;
 }

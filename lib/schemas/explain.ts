@@ -34,6 +34,7 @@ export function show(value: unknown): string {
 
 /** Escapes a property name into a JSON pointer segment (RFC 6901). */
 export function pointer(parent: string, key: string): string {
+  if (!key.includes('~') && !key.includes('/')) return `${parent}/${key}`;
   return `${parent}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 }
 
