@@ -1,62 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { silentLog } from '../../../local/log';
-import { type LocalStack, startLocalStack } from '../../../local/stack';
+import { gzipSync } from 'node:zlib';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { eventually } from '../local/harness';
+import { API_KEY, BUCKET, type Platform, startPlatform } from './platform';
 
 /**
  * The collect path end to end on the embedded stack: HTTP through serverless-offline into the collect
  * handler, then the local Firehose and kinesalite, landing gzip objects in s3rver.
  */
-const ROOT = resolve(__dirname, '../../..');
-const API_KEY = 'lb_local_0123456789abcdef';
-const BUCKET = 'logbase-local-data';
-
-let stack: LocalStack;
-let dataDir: string;
-let s3: S3Client;
-let kinesis: KinesisClient;
-let url: string;
+let platform: Platform;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'logbase-collect-'));
-  stack = await startLocalStack({
-    serviceDir: ROOT,
-    dataDir,
-    fresh: true,
-    offline: true,
-    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
-    log: { ...silentLog, error: (m) => console.error(m) },
-  });
-  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-  s3 = new S3Client({
-    endpoint: stack.endpoints.s3,
-    region: 'ap-northeast-1',
-    forcePathStyle: true,
-    credentials,
-  });
-  kinesis = new KinesisClient({
-    endpoint: stack.endpoints.kinesis,
-    region: 'ap-northeast-1',
-    credentials,
-    requestHandler: new NodeHttpHandler(),
-  });
-  url = `${stack.endpoints.http}/v1/events`;
+  platform = await startPlatform();
 }, 180_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await platform?.stop();
 });
 
 // ------------------------------------------------------------------ helpers
@@ -102,7 +62,7 @@ const action = () => ({
 });
 
 async function post(body: string | Buffer, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
+  const res = await fetch(platform.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers },
     body,
@@ -110,49 +70,15 @@ async function post(body: string | Buffer, headers: Record<string, string> = {})
   return { status: res.status, body: (await res.json()) as any };
 }
 
-async function listKeys(prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
-  return out;
-}
-
-/** Every JSON line in every gzip object under a prefix. */
-async function gzipLines(prefix: string): Promise<any[]> {
-  const lines: any[] = [];
-  for (const key of await listKeys(prefix)) {
-    const obj = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString('utf8');
-    for (const line of text.split('\n')) if (line.trim()) lines.push(JSON.parse(line));
-  }
-  return lines;
-}
-
-/** Polls `probe` until it returns true or the time runs out (no fixed sleeps). */
-async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 const countIds = (lines: any[], ids: string[]) =>
   ids.map((id) => lines.filter((l) => l.event_id === id).length);
 
 async function clickStreamRecords(): Promise<any[]> {
   const stream = 'logbase-local-clicks';
-  const shards = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
+  const shards = await platform.clients.kinesis.send(new ListShardsCommand({ StreamName: stream }));
   const out: any[] = [];
   for (const shard of shards.Shards ?? []) {
-    const it = await kinesis.send(
+    const it = await platform.clients.kinesis.send(
       new GetShardIteratorCommand({
         StreamName: stream,
         ShardId: shard.ShardId,
@@ -161,7 +87,9 @@ async function clickStreamRecords(): Promise<any[]> {
     );
     let iterator = it.ShardIterator;
     for (let i = 0; iterator && i < 20; i++) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      const page = await platform.clients.kinesis.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }),
+      );
       for (const r of page.Records ?? []) {
         out.push({ partitionKey: r.PartitionKey, ...JSON.parse(Buffer.from(r.Data!).toString('utf8')) });
       }
@@ -181,19 +109,22 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
 
     // Act
     const res = await post(JSON.stringify({ events }));
-    await stack.firehose.flush();
+    await platform.stack.firehose.flush();
 
     // Assess
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ accepted: 4, rejected: [] });
     const ids = events.map((e) => e.event_id);
     let lines: any[] = [];
-    await eventually(async () => {
-      lines = await gzipLines('raw/events/');
+    await eventually('the events under raw/events/', async () => {
+      lines = await platform.jsonLines('raw/events/');
       return countIds(lines, ids).every((n) => n >= 1);
-    }, 'the events under raw/events/');
+    });
     expect(countIds(lines, ids)).toEqual([1, 1, 1, 1]);
-    const keys = await listKeys('raw/events/');
+    const keys =
+      (
+        await platform.clients.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'raw/events/' }))
+      ).Contents?.map((o) => o.Key ?? '') ?? [];
     expect(keys.every((k) => /^raw\/events\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+\.gz$/.test(k))).toBe(true);
     const landed = lines.find((l) => l.event_id === ids[0]);
     expect(landed.received_at).toEqual(expect.any(String));
@@ -217,13 +148,13 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
       expect(onStream.find((r) => r.event_id === c.event_id).partitionKey).toBe(c.user_id);
     }
     let lines: any[] = [];
-    await eventually(async () => {
-      await stack.firehose.flush();
-      lines = await gzipLines('raw/clicks/');
+    await eventually('the clicks under raw/clicks/', async () => {
+      await platform.stack.firehose.flush();
+      lines = await platform.jsonLines('raw/clicks/');
       return countIds(lines, ids).every((n) => n >= 1);
-    }, 'the clicks under raw/clicks/');
+    });
     expect(countIds(lines, ids)).toEqual([1, 1, 1]);
-    expect(countIds(await gzipLines('raw/events/'), ids)).toEqual([0, 0, 0]);
+    expect(countIds(await platform.jsonLines('raw/events/'), ids)).toEqual([0, 0, 0]);
   });
 
   it('keeps rejected events with their errors under quarantine/collect/ and lands only the valid ones', async () => {
@@ -234,7 +165,7 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
 
     // Act
     const res = await post(JSON.stringify({ events: [good, wrongType, unknownType] }));
-    await stack.firehose.flush();
+    await platform.stack.firehose.flush();
 
     // Assess
     expect(res.status).toBe(202);
@@ -244,15 +175,15 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
       [2, unknownType.event_id],
     ]);
     expect(res.body.rejected[0].errors[0].path).toBe('/position');
-    const quarantined = await gzipLines('quarantine/collect/');
+    const quarantined = await platform.jsonLines('quarantine/collect/');
     const mine = quarantined.filter((q) => q.request_id === res.body.request_id);
     expect(mine.map((q) => q.event_id).sort()).toEqual([wrongType.event_id, unknownType.event_id].sort());
     expect(JSON.parse(mine.find((q) => q.event_id === wrongType.event_id).raw)).toEqual(wrongType);
     let lines: any[] = [];
-    await eventually(async () => {
-      lines = await gzipLines('raw/events/');
+    await eventually('the valid event under raw/events/', async () => {
+      lines = await platform.jsonLines('raw/events/');
       return countIds(lines, [good.event_id])[0] === 1;
-    }, 'the valid event under raw/events/');
+    });
     expect(countIds(lines, [wrongType.event_id, unknownType.event_id])).toEqual([0, 0]);
   });
 
@@ -272,21 +203,21 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
   it('retries only the records the Firehose failed, so each event still lands exactly once', async () => {
     // Prepare: the local Firehose fails the next 3 records it is given.
     const events = Array.from({ length: 10 }, impression);
-    stack.firehose.injectFaults({ records: 3 });
+    platform.stack.firehose.injectFaults({ records: 3 });
 
     // Act
     const res = await post(JSON.stringify({ events }));
-    await stack.firehose.flush();
+    await platform.stack.firehose.flush();
 
     // Assess
     expect(res.status).toBe(202);
     expect(res.body.accepted).toBe(10);
     const ids = events.map((e) => e.event_id);
     let lines: any[] = [];
-    await eventually(async () => {
-      lines = await gzipLines('raw/events/');
+    await eventually('the retried events under raw/events/', async () => {
+      lines = await platform.jsonLines('raw/events/');
       return countIds(lines, ids).every((n) => n >= 1);
-    }, 'the retried events under raw/events/');
+    });
     expect(countIds(lines, ids)).toEqual(ids.map(() => 1));
   });
 
@@ -296,11 +227,11 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
 
     // Act
     const res = await post(JSON.stringify({ events: [event] }), { 'x-api-key': 'not-the-key' });
-    await stack.firehose.flush();
+    await platform.stack.firehose.flush();
 
     // Assess
     expect(res.status).toBe(401);
-    const everywhere = [...(await gzipLines('raw/')), ...(await gzipLines('quarantine/'))];
+    const everywhere = [...(await platform.jsonLines('raw/')), ...(await platform.jsonLines('quarantine/'))];
     expect(countIds(everywhere, [event.event_id])).toEqual([0]);
   });
 
@@ -311,7 +242,7 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
     // Assess
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/JSON/i);
-    const quarantined = await gzipLines('quarantine/collect/');
+    const quarantined = await platform.jsonLines('quarantine/collect/');
     expect(quarantined.some((q) => q.request_id === res.body.request_id)).toBe(true);
   });
   it('answers 413 to a 10 MiB body, naming the limit', async () => {

@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import { eventsUrl } from '../../../cli/commands/send';
+import { silentLog } from '../../../local/log';
+import { type LocalStack, startLocalStack } from '../../../local/stack';
+import { clientsFor, destroyClients, listKeys, readGzipText, removeDir, tempDataDir } from '../local/harness';
+
+/** The project's own service, as `npm start` runs it. */
+const ROOT = resolve(__dirname, '../../..');
+/** The local stage's API key and bucket (serverless.yml params.local). */
+export const API_KEY = 'lb_local_0123456789abcdef';
+export const BUCKET = 'logbase-local-data';
+
+/** The whole platform on free ports: emulators, the local Firehose and serverless-offline running collect. */
+export interface Platform {
+  stack: LocalStack;
+  clients: ReturnType<typeof clientsFor>;
+  /** POST /v1/events of this platform. */
+  url: string;
+  /** Every JSON line of every gzip object under a prefix of the data bucket. */
+  jsonLines(prefix: string): Promise<any[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts the project's service on the local stack in a fresh temp data dir. */
+export async function startPlatform(): Promise<Platform> {
+  const dataDir = await tempDataDir();
+  const stack = await startLocalStack({
+    serviceDir: ROOT,
+    dataDir,
+    fresh: true,
+    offline: true,
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+    log: { ...silentLog, error: (m) => console.error(m) },
+  });
+  const clients = clientsFor(stack);
+  return {
+    stack,
+    clients,
+    url: eventsUrl(stack.endpoints.http ?? ''),
+    async jsonLines(prefix) {
+      const lines: any[] = [];
+      for (const key of await listKeys(clients.s3, BUCKET, prefix)) {
+        for (const line of (await readGzipText(clients.s3, BUCKET, key)).split('\n')) {
+          if (line.trim()) lines.push(JSON.parse(line));
+        }
+      }
+      return lines;
+    },
+    async stop() {
+      destroyClients(clients);
+      await stack.stop();
+      await removeDir(dataDir);
+    },
+  };
+}
