@@ -268,7 +268,6 @@ async function* generatedBatches(
       if (next.defect === 'duplicate_event_id' && batch.length > 1) carry.push(batch.pop() as Item);
       carry.push(next);
     }
-    for (const item of batch) if (item.defect !== undefined) s.stats.invalidGenerated += 1;
     if (batch.length > 0) yield batch;
   }
 }
@@ -381,6 +380,8 @@ export async function sendEvents(options: SendOptions, reporter: SendReporter = 
   const sendBatch = async (batch: Item[]) => {
     let pending = batch;
     stats.sent += batch.length;
+    // Counted when sent, so a run stopped early compares only what the server saw.
+    for (const item of batch) if (item.defect !== undefined) stats.invalidGenerated += 1;
     for (let attempt = 1; ; attempt++) {
       const text = `${BODY_HEAD}${pending.map((i) => i.json).join(',')}${BODY_TAIL}`;
       const body = options.gzip ? await gzipAsync(text) : text;
