@@ -25,4 +25,13 @@ export {
   type LocalStackOptions,
   startLocalStack,
 } from './stack';
+export type { StateMachineSpec } from './state-machines';
+export {
+  type ExecutionRecord,
+  LocalStepFunctions,
+  type StartedExecution,
+  type StateMachineInfo,
+  UnknownStateMachineError,
+  UnsupportedStateMachineError,
+} from './stepfunctions';
 export { deriveWiring, type Wiring } from './wiring';

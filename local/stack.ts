@@ -16,6 +16,7 @@ import { provision } from './provision';
 import type { ObjectChange } from './s3/events';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
+import { LocalStepFunctions, type StartedExecution, type StateMachineInfo } from './stepfunctions';
 import { deriveWiring, type Wiring } from './wiring';
 
 /** Ports of the local stack; 0 asks the OS for a free one (the bound port is in `endpoints`). */
@@ -97,6 +98,12 @@ export interface LocalStack {
     injectFaults(faults: FirehoseFaults): void;
     /** Delivers every Firehose buffer now. */
     flush(): Promise<void>;
+  };
+  /** The state machines of `stepFunctions.stateMachines`; Task states invoke the functions through the invoker. */
+  stepFunctions: {
+    list(): StateMachineInfo[];
+    /** Starts an execution (state machine by name, key or ARN); `result` resolves with status and output or error. */
+    start(nameOrArn: string, input?: unknown): StartedExecution;
   };
   /** serverless-offline's pid, when it runs. */
   offlinePid?: number;
@@ -282,6 +289,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => Promise.all(runners.map((r) => r.stop())));
     for (const runner of runners) await runner.start();
 
+    const stepFunctions = new LocalStepFunctions({
+      stateMachines: wiring.stateMachines,
+      functions: wiring.functions,
+      invoker,
+    });
+    cleanup.push(() => stepFunctions.stop());
+
     let stopping: Promise<void> | undefined;
     return {
       config,
@@ -293,6 +307,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),
         flush: () => firehose.flushAll(),
+      },
+      stepFunctions: {
+        list: () => stepFunctions.list(),
+        start: (nameOrArn, input) => stepFunctions.start(nameOrArn, input),
       },
       stop: () => {
         stopping ??= runCleanup();

@@ -1,5 +1,6 @@
 import { WiringError } from './errors';
 import type { PrintedFunction, PrintedResource, PrintedService } from './service-config';
+import { deriveStateMachines, type StateMachineSpec } from './state-machines';
 
 /**
  * What the local stack builds and connects, derived from the resolved serverless.yml (never written twice).
@@ -17,6 +18,8 @@ export interface Wiring {
   functions: FunctionSpec[];
   s3Subscriptions: S3Subscription[];
   streamSubscriptions: StreamSubscription[];
+  /** `stepFunctions.stateMachines` (serverless-step-functions), Task states resolved to the functions. */
+  stateMachines: StateMachineSpec[];
   /** Things in serverless.yml the local stack ignores, said once at start-up. */
   warnings: string[];
 }
@@ -130,6 +133,7 @@ export function deriveWiring(config: PrintedService): Wiring {
     functions: [],
     s3Subscriptions: [],
     streamSubscriptions: [],
+    stateMachines: [],
     warnings: [],
   };
 
@@ -157,6 +161,17 @@ export function deriveWiring(config: PrintedService): Wiring {
     wiring.functions.push({ key, name, environment: stringMap({ ...globalEnv, ...(fn.environment ?? {}) }) });
     deriveEvents(ctx, wiring, key, name, fn);
   }
+
+  wiring.stateMachines = deriveStateMachines(
+    config,
+    {
+      region,
+      accountId: LOCAL_ACCOUNT_ID,
+      functions: wiring.functions,
+      resolveOther: (v, at) => resolve(ctx, v, at),
+    },
+    wiring.warnings,
+  );
 
   for (const sub of wiring.s3Subscriptions) {
     if (!wiring.buckets.some((b) => b.name === sub.bucket)) {

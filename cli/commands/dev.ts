@@ -336,6 +336,11 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
       endpoints.firehose,
       `delivery streams: ${list(wiring.deliveryStreams.map((d) => d.name))}`,
     ),
+    row(
+      'Step Fns',
+      '(in this process)',
+      `state machines: ${list(wiring.stateMachines.map((m) => m.name))} (Task states call the functions above)`,
+    ),
     `  ${'Data dir'.padEnd(10)} ${stack.dataDir.root}`,
     `  ${'API key'.padEnd(10)} ${apiKey ?? '(none: functions.collect.environment.API_KEYS is not set)'}`,
     '',

@@ -39,6 +39,12 @@ function fakeStack(http: string | undefined): LocalStack {
     dataDir: dataDirLayout('/tmp/logbase-data'),
     env: { LOGBASE_LOCAL: 'true', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' },
     firehose: { injectFaults: () => undefined, flush: async () => undefined },
+    stepFunctions: {
+      list: () => [],
+      start: () => {
+        throw new Error('the fake stack runs no state machine');
+      },
+    },
     stop: async () => undefined,
   };
 }
@@ -57,6 +63,7 @@ describe('logbase dev banner', () => {
       /Kinesis\s+http:\/\/127\.0\.0\.1:4567/,
       /DynamoDB\s+http:\/\/127\.0\.0\.1:4568/,
       /Firehose\s+http:\/\/127\.0\.0\.1:4573/,
+      /Step Fns\s+\(in this process\)\s+state machines: none/,
       /Data dir\s+\/tmp\/logbase-data/,
       /API key\s+lb_local_key1$/m,
       /s3:\/\/logbase-local-data\/raw\/\*\.gz \(s3:ObjectCreated:\*\) -> format/,
