@@ -18,8 +18,11 @@ export interface StartOfflineOptions {
   env: Record<string, string>;
   /** Each line serverless-offline prints. */
   onOutput?: (line: string) => void;
-  /** Called when serverless-offline exits on its own after it was ready (a crash, or a kill from outside). */
-  onUnexpectedExit?: (code: number | null) => void;
+  /**
+   * Called when serverless-offline exits on its own after it was ready (a crash, or a kill from outside), with
+   * its last lines of output.
+   */
+  onUnexpectedExit?: (code: number | null, lastOutput: string[]) => void;
   readyTimeoutMs?: number;
 }
 
@@ -77,7 +80,7 @@ export async function startOffline(options: StartOfflineOptions): Promise<Offlin
   let stopping = false;
   void exited.then((code) => {
     exitCode = code;
-    if (ready && !stopping) options.onUnexpectedExit?.(code);
+    if (ready && !stopping) options.onUnexpectedExit?.(code, recent.slice(-15));
   });
   const killOnExit = () => killGroup(child, 'SIGKILL');
   process.once('exit', killOnExit);

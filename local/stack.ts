@@ -112,6 +112,9 @@ export interface LocalStack {
 }
 
 /** Dummy credentials of the local stack (every emulator accepts any). */
+/** How many times a serverless-offline that exits on its own is started again. */
+const MAX_OFFLINE_RESTARTS = 3;
+
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 /**
@@ -216,7 +219,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await firehose.start();
     endpoints.firehose = endpointUrl(host, firehose.port);
 
-    let offline: OfflineProcess | undefined;
+    // The running serverless-offline (replaced when it is started again after a crash).
+    let current: OfflineProcess | undefined;
     if (options.offline) {
       // Listening first: a taken HTTP port fails the start at once, not after serverless-offline's build.
       const offlineHttpPort = await freePort(host);
@@ -230,22 +234,49 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cleanup.push(() => front.stop());
       endpoints.http = front.url;
       endpoints.offlineHttp = endpointUrl(host, offlineHttpPort);
-      offline = await startOffline({
-        serviceDir,
-        stage,
-        host,
-        httpPort: offlineHttpPort,
-        lambdaPort: ports.lambda,
-        waitForHttp: hasHttpEvents(config),
-        env: env(),
-        onOutput: options.onOfflineOutput,
-        onUnexpectedExit: (code) =>
-          log.error(
-            `serverless-offline exited (code ${code}): HTTP and function invocations are down; restart logbase dev`,
-          ),
+      // A serverless-offline that dies on its own is started again on the same ports (the HTTP front answers
+      // 502 meanwhile), a few times at most, with its last output logged.
+      let offlineStopping = false;
+      let restarts = 0;
+      const launch = (): Promise<OfflineProcess> =>
+        startOffline({
+          serviceDir,
+          stage,
+          host,
+          httpPort: offlineHttpPort,
+          lambdaPort: ports.lambda,
+          waitForHttp: hasHttpEvents(config),
+          env: env(),
+          onOutput: options.onOfflineOutput,
+          onUnexpectedExit: (code, lastOutput) => {
+            if (offlineStopping) return;
+            const output = lastOutput.map((line) => `  | ${line}`).join('\n');
+            if (restarts >= MAX_OFFLINE_RESTARTS) {
+              log.error(
+                `serverless-offline exited (code ${code}) again after ${restarts} restarts: HTTP and function invocations are down; restart logbase dev. Its last output:\n${output}`,
+              );
+              return;
+            }
+            restarts += 1;
+            log.error(
+              `serverless-offline exited (code ${code}); starting it again (${restarts}/${MAX_OFFLINE_RESTARTS}). Its last output:\n${output}`,
+            );
+            current = undefined;
+            launch().then(
+              (started) => {
+                if (offlineStopping) void started.stop();
+                else current = started;
+              },
+              (error: unknown) =>
+                log.error(`serverless-offline could not be started again: ${errorMessage(error)}`),
+            );
+          },
+        });
+      current = await launch();
+      cleanup.push(async () => {
+        offlineStopping = true;
+        await current?.stop();
       });
-      const running = offline;
-      cleanup.push(() => running.stop());
     }
 
     let invoker = options.invoker;
@@ -303,7 +334,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoints,
       dataDir: layout,
       env: env(),
-      offlinePid: offline?.pid,
+      get offlinePid() {
+        return current?.pid;
+      },
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),
         flush: () => firehose.flushAll(),

@@ -24,13 +24,22 @@ export interface Platform {
 /** Starts the project's service on the local stack in a fresh temp data dir. */
 export async function startPlatform(): Promise<Platform> {
   const dataDir = await tempDataDir();
+  // serverless-offline's last lines, shown when the stack reports an error (e.g. the child exiting).
+  const recent: string[] = [];
   const stack = await startLocalStack({
     serviceDir: ROOT,
     dataDir,
     fresh: true,
     offline: true,
     ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
-    log: { ...silentLog, error: (m) => console.error(m) },
+    log: {
+      ...silentLog,
+      error: (m) => console.error(`${m}\nserverless-offline's last output:\n${recent.join('\n')}`),
+    },
+    onOfflineOutput: (line) => {
+      recent.push(line);
+      if (recent.length > 30) recent.shift();
+    },
   });
   const clients = clientsFor(stack);
   return {

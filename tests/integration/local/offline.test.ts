@@ -70,6 +70,31 @@ describe('the local stack with serverless-offline (fixture handlers)', () => {
     expect(item.data).toEqual({ S: 'through offline' });
   });
 
+  it('starts serverless-offline again when it dies on its own, and functions are invoked again', async () => {
+    // Prepare
+    const first = stack.offlinePid as number;
+
+    // Act: kill it from outside, as a crash would end it.
+    process.kill(-first, 'SIGKILL');
+    const second = await eventually(
+      'a new serverless-offline',
+      () => (stack.offlinePid !== undefined && stack.offlinePid !== first ? stack.offlinePid : undefined),
+      60_000,
+    );
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: FIXTURE.bucket, Key: 'raw/after-restart.json', Body: '{}' }),
+    );
+
+    // Assess
+    expect(second).not.toBe(first);
+    const copy = await eventually(
+      'seen/raw/after-restart.json.json',
+      () => readObject(clients.s3, FIXTURE.bucket, 'seen/raw/after-restart.json.json'),
+      60_000,
+    );
+    expect(JSON.parse(copy.toString()).Records[0].s3.object.key).toBe('raw/after-restart.json');
+  }, 90_000);
+
   it('stops serverless-offline with the stack', async () => {
     // Prepare
     const pid = stack.offlinePid as number;
