@@ -160,19 +160,22 @@ function recordStatements(unit: Unit, schema: TSchema): string {
   return lines.join('\n');
 }
 
+/** True when a TypeSystemPolicy this compiler does not follow is on (TypeBox then answers alone). */
+function nonDefaultPolicy(): boolean {
+  return (
+    TypeSystemPolicy.ExactOptionalPropertyTypes ||
+    TypeSystemPolicy.AllowArrayObject ||
+    TypeSystemPolicy.AllowNaN
+  );
+}
+
 /**
  * Compiles an object schema to a predicate with the same answers as
  * `TypeCompiler.Compile(schema).Check`, or undefined when the schema uses a part of TypeBox this
  * compiler does not cover. Format functions are taken from FormatRegistry now.
  */
 export function compileCheck(schema: TObject): Predicate | undefined {
-  if (
-    TypeSystemPolicy.ExactOptionalPropertyTypes ||
-    TypeSystemPolicy.AllowArrayObject ||
-    TypeSystemPolicy.AllowNaN
-  ) {
-    return undefined;
-  }
+  if (nonDefaultPolicy()) return undefined;
   const unit = new Unit();
   let body: string;
   try {
@@ -199,13 +202,7 @@ export interface TableEntry {
  * is not covered by this compiler.
  */
 export function compileTableCheck(entries: readonly TableEntry[]): Predicate | undefined {
-  if (
-    TypeSystemPolicy.ExactOptionalPropertyTypes ||
-    TypeSystemPolicy.AllowArrayObject ||
-    TypeSystemPolicy.AllowNaN
-  ) {
-    return undefined;
-  }
+  if (nonDefaultPolicy()) return undefined;
   const unit = new Unit();
   const byType = new Map<string, string[]>();
   try {
