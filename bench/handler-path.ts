@@ -17,8 +17,6 @@ import { putQuarantine } from '../lib/aws/quarantine';
 import { type CollectLimits, prepareRequest, requestBody } from '../lib/domain/collect';
 import { type QuarantineContext, quarantineKey, rejectionLines } from '../lib/domain/collect-quarantine';
 
-export { prepareRequest };
-
 /** One POST /v1/events as the Lambda receives it (API Gateway HTTP API, payload 2.0). */
 export interface ApiRequest {
   body: string;
@@ -39,6 +37,27 @@ const firehose = {
 } as unknown as FirehoseClient;
 const kinesis = { send: () => sent({ FailedRecordCount: 0, Records: [] }) } as unknown as KinesisClient;
 const s3 = { send: () => sent({}) } as unknown as S3Client;
+
+/**
+ * Validation plus serialization of one request, the figure the collect issue sets a target for:
+ * from `event.body` as API Gateway hands it over to the records ready for the streams and the
+ * rejections ready for quarantine (functions/collect/collect.ts up to prepareRequest). Answers
+ * how many events the request had.
+ */
+export function validateAndSerialize(request: ApiRequest, limits: CollectLimits, receivedAt: Date): number {
+  const { bytes: body, text } = requestBody(request.body, request.isBase64Encoded);
+  return prepareRequest(
+    {
+      body,
+      text,
+      contentType: 'application/json',
+      contentEncoding: request.contentEncoding,
+      receivedAt,
+      requestId: request.requestId,
+    },
+    limits,
+  ).eventCount;
+}
 
 /**
  * Runs the handler's path for one request. Answers how many events it had, how many were

@@ -7,7 +7,7 @@ import { type QuarantineLine, toJsonLines } from '../domain/collect-quarantine';
  * few KiB of similar lines, so they compress as well as with the defaults, at half the cost
  * (most of which is setting up the default 256 KiB of deflate state). Still plain gzip.
  */
-const GZIP_OPTIONS = { windowBits: 12, memLevel: 4 };
+const GZIP_OPTIONS = { windowBits: 12, memLevel: 4, level: 1 };
 
 /** Writes quarantine lines as one gzip JSON-lines object at `key` (see quarantineKey). */
 export async function putQuarantine(

@@ -1,8 +1,8 @@
 import { gunzipSync } from 'node:zlib';
-import { type EventType, type FieldError, validateClientEvent } from '../schemas';
+import { clientEventPatterns, type EventType, type FieldError, validateClientEvent } from '../schemas';
 import { dateTimeMillis } from '../schemas/formats';
 import type { BatchRecord } from './batches';
-import { describeJsonError, type ElementSpans, elementSpans } from './json-text';
+import { describeJsonError, skipValue, skipWhitespace } from './json-text';
 import { findInvalidUtf8, hexBytes } from './utf8';
 
 /**
@@ -170,11 +170,15 @@ export function decodeBody(
   }
 }
 
+/** Encodes text as UTF-8 straight into a buffer (one pass, no intermediate string). */
+const ENCODER = new TextEncoder();
+
 /**
  * The body of an API Gateway event as bytes and, when it came as text, that text. A body of
- * ASCII characters only (the usual JSON) is copied as Latin-1, byte for byte the same as UTF-8
- * and several times cheaper to encode. The text is only given back when it is well-formed
- * UTF-16: otherwise Buffer.from replaces lone surrogates and the bytes say something else.
+ * ASCII characters only (the usual JSON) is encoded in one pass into a buffer of its length,
+ * which it fills exactly; any other text is encoded again at its UTF-8 size. The text is only
+ * given back when it is well-formed UTF-16: otherwise the encoder replaces lone surrogates and
+ * the bytes say something else.
  */
 export function requestBody(
   body: string | undefined,
@@ -182,7 +186,9 @@ export function requestBody(
 ): { bytes: Buffer; text?: string } {
   const raw = body ?? '';
   if (isBase64Encoded) return { bytes: Buffer.from(raw, 'base64') };
-  if (Buffer.byteLength(raw, 'utf8') === raw.length) return { bytes: Buffer.from(raw, 'latin1'), text: raw };
+  const ascii = Buffer.allocUnsafe(raw.length);
+  const { read, written } = ENCODER.encodeInto(raw, ascii);
+  if (read === raw.length && written === raw.length) return { bytes: ascii, text: raw };
   const bytes = Buffer.from(raw, 'utf8');
   return isWellFormed(raw) ? { bytes, text: raw } : { bytes };
 }
@@ -210,18 +216,46 @@ function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+/** The envelope of an event the fast path accepted (see lib/schemas/text-pattern.ts). */
+interface FastEvent {
+  eventType: EventType;
+  eventId: string;
+  userId: string;
+  /** occurred_at in milliseconds since the epoch. */
+  occurredMs: number;
+}
+
 /** The events of a request as found in the body, before validation. */
 interface Found {
-  /** The parsed events (NDJSON: undefined for a line that is not JSON). */
+  /** The parsed events (undefined for an event the fast path accepted, and, NDJSON, for a line that is not JSON). */
   values: unknown[];
+  /** Per event: its envelope when the fast path accepted it (valid, and written as JSON.stringify writes it). */
+  fast: (FastEvent | undefined)[];
   /** NDJSON: the 1-based line number of each event. */
   lines?: number[];
   /** NDJSON: the text of each event's line. */
   lineTexts?: string[];
   /** NDJSON: the parse error of each line that is not JSON (undefined for the others). */
   parseErrors?: (string | undefined)[];
-  /** JSON: where each event sits in the body's bytes, when the scan found exactly the parsed events. */
-  spans?: ElementSpans;
+  /** JSON: the body text, and where each event sits in it ([starts[i], ends[i]) in characters). */
+  text?: string;
+  starts?: number[];
+  ends?: number[];
+}
+
+/** Matches events against the registry's schemas in their text; one per module, reused. */
+const patterns = clientEventPatterns();
+
+/** The envelope the fast path just read, when it accepted the event that ends at `end`. */
+function fastEvent(end: number): FastEvent | undefined {
+  if (end < 0) return undefined;
+  return {
+    eventType: patterns.eventType as EventType,
+    eventId: patterns.eventId,
+    userId: patterns.userId,
+    // The pattern has just checked this date-time: dateTimeMillis answers from its last reading.
+    occurredMs: dateTimeMillis(patterns.occurredAt),
+  };
 }
 
 function describe(value: unknown): string {
@@ -265,8 +299,55 @@ function jsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
   }
   if (events.length === 0) throw new MalformedBodyError('"events" is empty; send at least one event', bytes);
   if (events.length > maxEvents) throw tooManyEvents(events.length, maxEvents);
-  const spans = elementSpans(bytes, 'events', events.length);
-  return { values: events, spans: spans?.count === events.length ? spans : undefined };
+  return { values: events, fast: [] };
+}
+
+const OPENING = /[ \t\n\r]*\{[ \t\n\r]*"events"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*/y;
+const CLOSING = /\][ \t\n\r]*\}[ \t\n\r]*$/y;
+
+/**
+ * The common case of a JSON body, read without parsing it whole: `{"events": [...]}` with 1 to
+ * maxEvents events. Each event is first matched against the schemas in its text (the fast path);
+ * one that does not match is found by its delimiters and parsed alone. Answers undefined for
+ * anything else (invalid JSON, another shape, too many events): jsonEvents then reads the body
+ * and says what is wrong. Every character of the body is checked, by the shape, by a pattern or
+ * by JSON.parse of an event, so a body answered here is valid JSON.
+ */
+function fastJsonEvents(text: string, maxEvents: number): Found | undefined {
+  OPENING.lastIndex = 0;
+  if (!OPENING.test(text)) return undefined;
+  let at = OPENING.lastIndex;
+  if (text.charCodeAt(at) === 0x5d) return undefined;
+  const values: unknown[] = [];
+  const fast: (FastEvent | undefined)[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (;;) {
+    if (starts.length === maxEvents) return undefined;
+    let end = patterns.match(text, at);
+    const matched = fastEvent(end);
+    let value: unknown;
+    if (matched === undefined) {
+      end = skipValue(text, at);
+      if (end < 0) return undefined;
+      try {
+        value = JSON.parse(text.slice(at, end));
+      } catch {
+        return undefined;
+      }
+    }
+    values.push(value);
+    fast.push(matched);
+    starts.push(at);
+    ends.push(end);
+    at = skipWhitespace(text, end);
+    const c = text.charCodeAt(at);
+    if (c === 0x2c) at = skipWhitespace(text, at + 1);
+    else if (c === 0x5d) break;
+    else return undefined;
+  }
+  CLOSING.lastIndex = at;
+  return CLOSING.test(text) ? { values, fast, text, starts, ends } : undefined;
 }
 
 function ndjsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
@@ -283,8 +364,16 @@ function ndjsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
   if (lines.length === 0) throw new MalformedBodyError('body has no events: every line is blank', bytes);
   if (lines.length > maxEvents) throw tooManyEvents(lines.length, maxEvents);
   const values: unknown[] = [];
+  const fast: (FastEvent | undefined)[] = [];
   const parseErrors: (string | undefined)[] = [];
   for (const raw of lineTexts) {
+    const matched = fastEvent(patterns.match(raw, 0) === raw.length ? raw.length : -1);
+    fast.push(matched);
+    if (matched !== undefined) {
+      values.push(undefined);
+      parseErrors.push(undefined);
+      continue;
+    }
     try {
       values.push(JSON.parse(raw));
       parseErrors.push(undefined);
@@ -293,16 +382,16 @@ function ndjsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
       parseErrors.push(describeJsonError(raw, error));
     }
   }
-  return { values, lines, lineTexts, parseErrors };
+  return { values, fast, lines, lineTexts, parseErrors };
 }
 
-/** The original text of event `index`: its line (NDJSON) or its bytes in the body (JSON). */
-function rawText(found: Found, bytes: Buffer, index: number): string {
+/** The original text of event `index`: its line (NDJSON) or its span of the body (JSON). */
+function rawText(found: Found, index: number): string {
   const line = found.lineTexts?.[index];
   if (line !== undefined) return line;
-  const spans = found.spans;
-  if (spans !== undefined) {
-    return bytes.toString('utf8', spans.starts[index] as number, spans.ends[index] as number);
+  const { text, starts, ends } = found;
+  if (text !== undefined && starts !== undefined && ends !== undefined) {
+    return text.slice(starts[index] as number, ends[index] as number);
   }
   return JSON.stringify(found.values[index]);
 }
@@ -313,11 +402,12 @@ function stringField(value: unknown, field: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function rejection(found: Found, bytes: Buffer, index: number, errors: FieldError[]): Rejection {
+function rejection(found: Found, index: number, errors: FieldError[]): Rejection {
   const value = found.values[index];
-  const rejected: Rejection = { index, errors, raw: rawText(found, bytes, index) };
-  const eventId = stringField(value, 'event_id');
-  const eventType = stringField(value, 'event_type');
+  const rejected: Rejection = { index, errors, raw: rawText(found, index) };
+  const matched = found.fast[index];
+  const eventId = matched?.eventId ?? stringField(value, 'event_id');
+  const eventType = matched?.eventType ?? stringField(value, 'event_type');
   if (eventId !== undefined) rejected.event_id = eventId;
   if (eventType !== undefined) rejected.event_type = eventType;
   const line = found.lines?.[index];
@@ -385,10 +475,10 @@ class AcceptedIds {
  * Within one request, a repeated event_id is rejected when an earlier copy was accepted, so
  * dropping the copy loses nothing.
  *
- * A stored event is `JSON.stringify({ ...event, received_at, request_id })` plus "\n". When the
- * client wrote an event exactly as JSON.stringify would (see ElementSpans.members), its bytes
- * are copied from the body instead of serialized again: the result is the same bytes. All the
- * records of a request share one buffer.
+ * A stored event is `JSON.stringify({ ...event, received_at, request_id })` plus "\n". An event
+ * the fast path accepted is written exactly so by the client (see lib/schemas/text-pattern.ts):
+ * its text is copied from the body instead of serialized again, which gives the same bytes. All
+ * the records of a request share one buffer.
  */
 export function prepareRequest(input: CollectInput, limits: CollectLimits): PreparedRequest {
   const format = bodyFormat(input.contentType);
@@ -398,9 +488,11 @@ export function prepareRequest(input: CollectInput, limits: CollectLimits): Prep
   if (text.trim() === '') throw new MalformedBodyError('request body is empty', bytes);
   const found =
     format === 'json'
-      ? jsonEvents(text, bytes, limits.maxEvents)
+      ? (fastJsonEvents(text, limits.maxEvents) ?? jsonEvents(text, bytes, limits.maxEvents))
       : ndjsonEvents(text, bytes, limits.maxEvents);
-  const { values, spans, parseErrors } = found;
+  const { values, fast, parseErrors, starts, ends } = found;
+  // Character offsets of the body text are byte offsets of `bytes` when every character is ASCII.
+  const copyBytes = found.text !== undefined && bytes.length === text.length;
 
   const receivedMs = input.receivedAt.getTime();
   const maxRecordBytes = limits.maxRecordBytes ?? MAX_RECORD_BYTES;
@@ -416,63 +508,72 @@ export function prepareRequest(input: CollectInput, limits: CollectLimits): Prep
     rejected: [],
   };
 
-  // First pass: decide on each event; an accepted one is either copied (serialized[k] === '') or serialized.
+  // First pass: decide on each event; an accepted one is either copied from the body (serialized[k] === '') or written from a string.
   const accepted: PreparedRecord[] = [];
   const sizes: number[] = [];
   const serialized: string[] = [];
   const acceptedIds = new AcceptedIds(accepted, values.length);
   for (let index = 0; index < values.length; index++) {
-    const parseError = parseErrors?.[index];
-    if (parseError !== undefined) {
-      const message = `line ${found.lines?.[index]} is not valid JSON: ${parseError}`;
-      result.rejected.push(rejection(found, bytes, index, [{ path: '', message }]));
-      continue;
-    }
-    const validation = validateClientEvent(values[index]);
-    if (!validation.ok) {
-      result.rejected.push(rejection(found, bytes, index, validation.errors));
-      continue;
-    }
-    const event = validation.event;
-    const aheadSeconds = (dateTimeMillis(event.occurred_at) - receivedMs) / 1000;
-    if (aheadSeconds > limits.futureSkewSeconds) {
-      const message = `occurred_at is ${Math.floor(aheadSeconds)} s in the future (limit ${limits.futureSkewSeconds} s)`;
-      result.rejected.push(rejection(found, bytes, index, [{ path: '/occurred_at', message }]));
-      continue;
-    }
-    const digest = AcceptedIds.digest(event.event_id);
-    const first = acceptedIds.find(event.event_id, digest);
-    if (first >= 0) {
-      const message = `duplicate event_id; first seen at index ${first}`;
-      result.rejected.push(rejection(found, bytes, index, [{ path: '/event_id', message }]));
-      continue;
-    }
-    const members = spans === undefined ? -1 : (spans.members[index] as number);
-    let size: number;
+    let eventType: EventType;
+    let eventId: string;
+    let userId: string;
+    let occurredMs: number;
     let stored = '';
-    if (members > 0 && members === Object.keys(event).length) {
-      size = (spans?.ends[index] as number) - (spans?.starts[index] as number) - 1 + suffix.length;
+    let size: number;
+    const matched = fast[index];
+    if (matched !== undefined) {
+      ({ eventType, eventId, userId, occurredMs } = matched);
+      const start = starts?.[index] as number;
+      const end = ends?.[index] as number;
+      if (copyBytes) {
+        size = end - start - 1 + suffix.length;
+      } else {
+        const own = found.lineTexts?.[index] ?? text.slice(start, end);
+        stored = `${own.slice(0, -1)}${suffixText}`;
+        size = Buffer.byteLength(stored, 'utf8');
+      }
     } else {
+      const parseError = parseErrors?.[index];
+      if (parseError !== undefined) {
+        const message = `line ${found.lines?.[index]} is not valid JSON: ${parseError}`;
+        result.rejected.push(rejection(found, index, [{ path: '', message }]));
+        continue;
+      }
+      const validation = validateClientEvent(values[index]);
+      if (!validation.ok) {
+        result.rejected.push(rejection(found, index, validation.errors));
+        continue;
+      }
+      const event = validation.event;
+      ({ event_type: eventType, event_id: eventId, user_id: userId } = event);
+      occurredMs = dateTimeMillis(event.occurred_at);
       stored = `${JSON.stringify(event).slice(0, -1)}${suffixText}`;
       size = Buffer.byteLength(stored, 'utf8');
     }
-    if (size > maxRecordBytes) {
-      const message = `event is ${size} bytes once stored; the per-record limit is ${maxRecordBytes} bytes`;
-      result.rejected.push(rejection(found, bytes, index, [{ path: '', message }]));
+    const aheadSeconds = (occurredMs - receivedMs) / 1000;
+    if (aheadSeconds > limits.futureSkewSeconds) {
+      const message = `occurred_at is ${Math.floor(aheadSeconds)} s in the future (limit ${limits.futureSkewSeconds} s)`;
+      result.rejected.push(rejection(found, index, [{ path: '/occurred_at', message }]));
       continue;
     }
-    const record: PreparedRecord = {
-      index,
-      eventId: event.event_id,
-      eventType: event.event_type,
-      userId: event.user_id,
-      data: NO_DATA,
-    };
+    const digest = AcceptedIds.digest(eventId);
+    const first = acceptedIds.find(eventId, digest);
+    if (first >= 0) {
+      const message = `duplicate event_id; first seen at index ${first}`;
+      result.rejected.push(rejection(found, index, [{ path: '/event_id', message }]));
+      continue;
+    }
+    if (size > maxRecordBytes) {
+      const message = `event is ${size} bytes once stored; the per-record limit is ${maxRecordBytes} bytes`;
+      result.rejected.push(rejection(found, index, [{ path: '', message }]));
+      continue;
+    }
+    const record: PreparedRecord = { index, eventId, eventType, userId, data: NO_DATA };
     acceptedIds.add(digest, accepted.length);
     accepted.push(record);
     sizes.push(size);
     serialized.push(stored);
-    (event.event_type === 'click' ? result.clicks : result.events).push(record);
+    (eventType === 'click' ? result.clicks : result.events).push(record);
   }
 
   // Second pass: write every accepted record into one buffer; each record gets its own view.
@@ -484,9 +585,9 @@ export function prepareRequest(input: CollectInput, limits: CollectLimits): Prep
     const record = accepted[k] as PreparedRecord;
     const size = sizes[k] as number;
     const stored = serialized[k] as string;
-    if (stored === '' && spans !== undefined) {
+    if (stored === '') {
       // The event's bytes up to (not including) its closing brace, then the suffix.
-      bytes.copy(out, at, spans.starts[record.index] as number, (spans.ends[record.index] as number) - 1);
+      bytes.copy(out, at, starts?.[record.index] as number, (ends?.[record.index] as number) - 1);
       out.set(suffix, at + size - suffix.length);
     } else {
       out.write(stored, at, size, 'utf8');

@@ -6,10 +6,12 @@ import { capErrors, explainObject, type FieldError, type ObjectHints, show } fro
 import { compileCheck, compileTableCheck, type TableEntry } from './fast-check';
 import { registerFormats } from './formats';
 import { EVENT_TYPES, type EventType, type Registry, registry, serverFields } from './registry';
+import { EventPatterns } from './text-pattern';
 
 export type { Column } from './columns';
 export type { FieldError } from './explain';
 export { EVENT_TYPES, type EventType } from './registry';
+export { EventPatterns } from './text-pattern';
 
 /** An event as the client sends it (no received_at / request_id), discriminated by event_type. */
 export type ClientEvent = {
@@ -165,6 +167,15 @@ export function validateClientEvent(input: unknown): ValidationResult<ClientEven
 /** Validates one event as stored by collect (with received_at and request_id), e.g. in the formatter. */
 export function validateStoredEvent(input: unknown): ValidationResult<StoredEvent> {
   return validate<StoredEvent>(input, tables.stored, {}, quickChecks.stored);
+}
+
+/**
+ * Matchers of client events in JSON text, compiled from the registry (see text-pattern.ts): what
+ * they accept is exactly what validateClientEvent accepts of events written as JSON.stringify
+ * writes them, in the schema's field order. A new instance per caller (it keeps per-call state).
+ */
+export function clientEventPatterns(): EventPatterns {
+  return new EventPatterns(entriesOf(tables.client));
 }
 
 /** True when the registry has this (type, version). */

@@ -1,55 +1,54 @@
-import { arrayElementSpans, describeJsonError, jsonErrorOffset } from '../../../lib/domain/json-text';
+import { describeJsonError, jsonErrorOffset, skipValue, skipWhitespace } from '../../../lib/domain/json-text';
 
-function slices(text: string, field: string): string[] {
-  return arrayElementSpans(text, field).map(([start, end]) => text.slice(start, end));
+/** The values of a JSON array's text, each found with skipValue, exactly as written. */
+function elements(text: string): string[] {
+  const found: string[] = [];
+  let at = skipWhitespace(text, 1);
+  while (text[at] !== ']') {
+    const end = skipValue(text, at);
+    found.push(text.slice(at, end));
+    at = skipWhitespace(text, end);
+    if (text[at] === ',') at = skipWhitespace(text, at + 1);
+  }
+  return found;
 }
 
-describe('arrayElementSpans', () => {
-  it('returns each element of the array exactly as written', () => {
+describe('skipValue', () => {
+  it('finds each value exactly as written, whatever its kind and spacing', () => {
     // Prepare
-    const text =
-      ' { "meta" : {"events": [9]}, "events" : [ {"a" : 1.50} ,"x,]}" ,\n[1, [2]], null,-0.5e3 ] } ';
+    const text = '[ {"a" : 1.50} ,"x,]}" ,\n[1, [2]], null,-0.5e3 ,true]';
 
     // Act
-    const found = slices(text, 'events');
+    const found = elements(text);
 
     // Assess
-    expect(found).toEqual(['{"a" : 1.50}', '"x,]}"', '[1, [2]]', 'null', '-0.5e3']);
+    expect(found).toEqual(['{"a" : 1.50}', '"x,]}"', '[1, [2]]', 'null', '-0.5e3', 'true']);
+    expect(found.map((s) => JSON.parse(s))).toEqual(JSON.parse(text));
   });
 
   it('skips strings holding braces, quotes and escapes', () => {
     // Prepare
-    const text = '{"events":[{"s":"a\\"}]{["},{"t":"\\\\"}]}';
+    const text = '[{"s":"a\\"}]{["},{"t":"\\\\"}]';
 
     // Act
-    const found = slices(text, 'events');
+    const found = elements(text);
 
     // Assess
     expect(found).toEqual(['{"s":"a\\"}]{["}', '{"t":"\\\\"}']);
-    expect(found.map((s) => JSON.parse(s))).toEqual(JSON.parse(text).events);
+    expect(found.map((s) => JSON.parse(s))).toEqual(JSON.parse(text));
   });
 
-  it('uses the last copy of a repeated key, as JSON.parse does', () => {
-    // Act
-    const found = slices('{"events":[1],"events":[2,3]}', 'events');
-
-    // Assess
-    expect(found).toEqual(['2', '3']);
-  });
-
-  it('finds a key written with escapes', () => {
-    // Act
-    const found = slices('{"\\u0065vents":[true]}', 'events');
-
-    // Assess
-    expect(found).toEqual(['true']);
-  });
-
-  it('returns nothing when the field is missing or not an array', () => {
+  it('answers -1 when the text ends inside the value', () => {
     // Act and Assess
-    expect(slices('{"other":[1]}', 'events')).toEqual([]);
-    expect(slices('{"events":{"a":[1]}}', 'events')).toEqual([]);
-    expect(slices('[1,2]', 'events')).toEqual([]);
+    expect(skipValue('{"a":[1,2', 0)).toBe(-1);
+    expect(skipValue('"abc', 0)).toBe(-1);
+    expect(skipValue('"ab\\"', 0)).toBe(-1);
+  });
+
+  it('stops a value at the bracket that closes its container', () => {
+    // Act and Assess
+    expect(skipValue('12]', 0)).toBe(2);
+    expect(skipValue('{}}', 0)).toBe(2);
   });
 });
 

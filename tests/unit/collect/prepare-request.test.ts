@@ -535,3 +535,82 @@ describe('prepareRequest on headers', () => {
     expect(prepared.clicks).toHaveLength(1);
   });
 });
+
+describe('prepareRequest on the fast and the slow path', () => {
+  const stored = (event: Record<string, unknown>) =>
+    `${JSON.stringify({ ...event, received_at: '2026-11-20T09:30:00.000Z', request_id: 'req-1' })}\n`;
+  const texts = (records: { data: Buffer }[]) => records.map((r) => r.data.toString('utf8'));
+
+  it('stores the same lines whether the client wrote events compactly, pretty-printed or with escapes', () => {
+    // Prepare
+    const events = [impression(), impression({ user_id: 'u-日本' }), impression({ tab: 'spört' })];
+    const compact = jsonBody(events);
+    const pretty = JSON.stringify({ events }, null, 2);
+    const escaped = compact.replace('"tab":"top"', '"tab":"\\u0074op"');
+
+    // Act
+    const results = [compact, pretty, escaped].map((body) =>
+      texts(prepareRequest(input(body), LIMITS).events),
+    );
+
+    // Assess
+    const expected = events.map(stored);
+    expect(results).toEqual([expected, expected, expected]);
+  });
+
+  it('keeps the client field order of an event written in another order', () => {
+    // Prepare
+    const event = Object.fromEntries(Object.entries(impression()).reverse());
+
+    // Act
+    const prepared = prepareRequest(input(jsonBody([event])), LIMITS);
+
+    // Assess
+    expect(texts(prepared.events)).toEqual([stored(event)]);
+  });
+
+  it('handles fast, slow and rejected events side by side, keeping each rejected one as written', () => {
+    // Prepare
+    const fast = click();
+    const slow = impression();
+    const slowText = JSON.stringify(slow, null, 1);
+    const invalidText = JSON.stringify(impression({ position: -1 }));
+    const body = ` { "events" : [ ${JSON.stringify(fast)} ,\n${slowText},${invalidText} ] } \n`;
+
+    // Act
+    const prepared = prepareRequest(input(body), LIMITS);
+
+    // Assess
+    expect(texts(prepared.clicks)).toEqual([stored(fast)]);
+    expect(texts(prepared.events)).toEqual([stored(slow)]);
+    expect(prepared.rejected.map((r) => [r.index, r.raw, r.errors[0]?.path])).toEqual([
+      [2, invalidText, '/position'],
+    ]);
+  });
+
+  it('reads the events of the last "events" key when the body repeats it, as JSON.parse does', () => {
+    // Prepare
+    const first = click();
+    const last = impression();
+    const body = `{"events":[${JSON.stringify(first)}],"events":[${JSON.stringify(last)}]}`;
+
+    // Act
+    const prepared = prepareRequest(input(body), LIMITS);
+
+    // Assess
+    expect(prepared.clicks).toEqual([]);
+    expect(texts(prepared.events)).toEqual([stored(last)]);
+  });
+
+  it('answers 400 naming the position when the body breaks after valid events', () => {
+    // Prepare
+    const body = `{"events":[${JSON.stringify(click())},${JSON.stringify(click())}]`;
+
+    // Act
+    const error = rejectionOf(input(body));
+
+    // Assess
+    expect(error).toBeInstanceOf(MalformedBodyError);
+    expect(error.message).toMatch(/^body is not valid JSON: .*position/);
+  });
+});

@@ -1,0 +1,351 @@
+import { FormatRegistry, Kind, type TObject, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+/**
+ * Validation of an event straight from its JSON text, without JSON.parse: collect's fast path.
+ *
+ * Each (event type, version) gets a sticky regular expression compiled from its TypeBox schema
+ * that matches the event written the way `JSON.stringify` writes it: fields in the schema's order
+ * (optional ones may be left out), no whitespace, strings without escapes or control characters,
+ * integers in canonical form. The expression checks the literals, enums, lengths and UUIDs itself;
+ * what a regular expression cannot (other formats, patterns, number bounds, maps) is checked on
+ * the captured text after the match. The regular expression engine runs as native code: this is
+ * much cheaper than JSON.parse plus a check of the parsed value, and it gives the event's exact
+ * extent in the text, so collect stores the client's own bytes instead of serializing again.
+ *
+ * A match means two things, both checked by the tests against JSON.parse, JSON.stringify and
+ * TypeBox on generated and mutated events:
+ * - the text is exactly `JSON.stringify(JSON.parse(text))`;
+ * - its value passes the schema's TypeBox check.
+ * No match means "not decided here", never "invalid": the caller parses the event and validates
+ * it on the slow path, which also explains the errors. Clients that write fields in another
+ * order, pretty-print, or escape characters are served correctly, only slower.
+ *
+ * A schema using a part of TypeBox not covered here (arrays, nested objects, nulls, ...) in a
+ * required field gets no fast path; in an optional field, events that carry it take the slow one.
+ */
+
+/** A character of a JSON string that JSON.stringify writes as is (no quote, backslash or control character). */
+const CHAR = '[^"\\\\\\x00-\\x1f]';
+const HEX = '[0-9a-fA-F]';
+const UUID = `${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}`;
+/** An integer as JSON.stringify writes it, within the range where every integer is exact. */
+const INT = '(?:0|-?[1-9]\\d{0,14})';
+const FLAT_VALUE = `(?:"${CHAR}*"|${INT}|true|false)`;
+const FLAT_MAP = `\\{(?:"${CHAR}*":${FLAT_VALUE}(?:,"${CHAR}*":${FLAT_VALUE})*)?\\}`;
+
+class UnsupportedSchemaError extends Error {
+  override name = 'UnsupportedSchemaError';
+}
+
+/** A check of a captured value that the regular expression could not make. */
+interface Residual {
+  group: number;
+  check: (value: string) => boolean;
+}
+
+interface Plan {
+  type: string;
+  version: number;
+  pattern: RegExp;
+  /**
+   * Where the event_type literal starts from the event's first character, when every text the
+   * pattern matches has it there (fixed-length fields before it), else -1; and that literal,
+   * closing quote included. A cheap look there skips the patterns of the other types.
+   */
+  typeOffset: number;
+  typeText: string;
+  residuals: Residual[];
+  /** Capture groups of the envelope fields collect reads. */
+  eventIdGroup: number;
+  userIdGroup: number;
+  occurredAtGroup: number;
+}
+
+/** One (event type, version) for EventPatterns. */
+export interface PatternEntry {
+  type: string;
+  version: number;
+  schema: TObject;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+}
+
+/** True when JSON.stringify writes the string without escapes. */
+function plainString(value: string): boolean {
+  return JSON.stringify(value) === `"${value}"`;
+}
+
+const STRING_KEYWORDS = new Set(['type', 'minLength', 'maxLength', 'format', 'pattern']);
+const NUMBER_KEYWORDS = new Set(['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum']);
+const ANNOTATIONS = new Set(['description', 'title', '$id', 'examples', 'default']);
+
+/** Refuses a schema carrying a keyword not applied here: the match would accept too much. */
+function onlyKeywords(schema: TSchema, allowed: ReadonlySet<string>): void {
+  for (const key of Object.keys(schema)) {
+    if (!allowed.has(key) && !ANNOTATIONS.has(key)) {
+      throw new UnsupportedSchemaError(`${String(schema[Kind])} with ${key}`);
+    }
+  }
+}
+
+function numberBounds(schema: TSchema): ((value: number) => boolean) | undefined {
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = schema as Record<string, unknown>;
+  const lo = typeof minimum === 'number' ? minimum : Number.NEGATIVE_INFINITY;
+  const hi = typeof maximum === 'number' ? maximum : Number.POSITIVE_INFINITY;
+  const xlo = typeof exclusiveMinimum === 'number' ? exclusiveMinimum : Number.NEGATIVE_INFINITY;
+  const xhi = typeof exclusiveMaximum === 'number' ? exclusiveMaximum : Number.POSITIVE_INFINITY;
+  if (lo === Number.NEGATIVE_INFINITY && hi === Number.POSITIVE_INFINITY && xlo === lo && xhi === hi) {
+    return undefined;
+  }
+  return (n) => n >= lo && n <= hi && n > xlo && n < xhi;
+}
+
+/**
+ * An expression matching only canonical integers within the bounds, when a useful one is simple:
+ * the integers of up to k digits, 0 to 10^k - 1 (and their negatives when the bounds allow), for
+ * the largest such k. Longer integers do not match and take the slow path.
+ */
+function boundedInt(bounds: (value: number) => boolean): string | undefined {
+  if (!bounds(0)) return undefined;
+  let digits = 0;
+  while (digits < 15 && bounds(10 ** (digits + 1) - 1)) digits += 1;
+  if (digits === 0) return undefined;
+  const negative = bounds(-(10 ** digits - 1)) ? '-?' : '';
+  return digits === 1 ? `(?:0|${negative}[1-9])` : `(?:0|${negative}[1-9]\\d{0,${digits - 1}})`;
+}
+
+/** Builds the source of one expression, numbering capture groups and collecting residual checks. */
+class Compiler {
+  groups = 0;
+  readonly residuals: Residual[] = [];
+
+  /** A group that captures `source`; its number. */
+  private capture(source: string, check?: (value: string) => boolean): [string, number] {
+    this.groups += 1;
+    const group = this.groups;
+    if (check !== undefined) this.residuals.push({ group, check });
+    return [`(${source})`, group];
+  }
+
+  /** The expression of a string field; with `capture`, its content is a group (its number is returned). */
+  string(schema: TSchema, capture: boolean): [string, number] {
+    onlyKeywords(schema, STRING_KEYWORDS);
+    const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+    const max = typeof schema.maxLength === 'number' ? schema.maxLength : undefined;
+    const checks: ((value: string) => boolean)[] = [];
+    let body = `${CHAR}{${min},${max ?? ''}}`;
+    if (schema.format === 'uuid') {
+      if (min > 36 || (max !== undefined && max < 36))
+        throw new UnsupportedSchemaError('uuid of another length');
+      body = UUID;
+    } else if (schema.format !== undefined) {
+      const format = FormatRegistry.Get(schema.format as string);
+      if (format === undefined) throw new UnsupportedSchemaError(`format ${schema.format} is not registered`);
+      checks.push(format);
+    }
+    if (schema.pattern !== undefined) {
+      const pattern = new RegExp(schema.pattern as string);
+      checks.push((value) => pattern.test(value));
+    }
+    if (checks.length === 0 && !capture) return [`"${body}"`, 0];
+    const [one, two] = checks;
+    const check = two !== undefined && one !== undefined ? (value: string) => one(value) && two(value) : one;
+    const [group, n] = this.capture(body, check);
+    return [`"${group}"`, n];
+  }
+
+  /** The expression of a value of `schema`. */
+  value(schema: TSchema): string {
+    switch (schema[Kind]) {
+      case 'String':
+        return this.string(schema, false)[0];
+      case 'Literal': {
+        onlyKeywords(schema, new Set(['type', 'const']));
+        const value: unknown = schema.const;
+        if (typeof value === 'string' && plainString(value)) return `"${escapeRegExp(value)}"`;
+        if (typeof value === 'boolean') return String(value);
+        if (
+          typeof value === 'number' &&
+          Number.isInteger(value) &&
+          Math.abs(value) < 1e15 &&
+          !Object.is(value, -0)
+        ) {
+          return escapeRegExp(String(value));
+        }
+        throw new UnsupportedSchemaError(`literal ${JSON.stringify(value)}`);
+      }
+      case 'Union': {
+        onlyKeywords(schema, new Set(['anyOf']));
+        const before = this.groups;
+        const members = (schema.anyOf as TSchema[]).map((member) => this.value(member));
+        if (this.groups !== before)
+          throw new UnsupportedSchemaError('a union with a member checked after the match');
+        return `(?:${members.join('|')})`;
+      }
+      case 'Integer':
+      case 'Number': {
+        // Only canonical integers match; a fraction or an exponent is left to the slow path.
+        onlyKeywords(schema, NUMBER_KEYWORDS);
+        const bounds = numberBounds(schema);
+        if (bounds === undefined) return INT;
+        const within = boundedInt(bounds);
+        if (within !== undefined) return within;
+        return this.capture(INT, (text) => bounds(Number(text)))[0];
+      }
+      case 'Boolean':
+        onlyKeywords(schema, new Set(['type']));
+        return '(?:true|false)';
+      case 'Record': {
+        // A flat map, then checked as parsed: JSON.parse + TypeBox, and written as JSON.stringify
+        // would write it (which also rules out a key given twice or keys JSON.parse reorders).
+        const check = TypeCompiler.Compile(schema);
+        return this.capture(FLAT_MAP, (text) => {
+          const value: unknown = JSON.parse(text);
+          return JSON.stringify(value) === text && check.Check(value);
+        })[0];
+      }
+      default:
+        throw new UnsupportedSchemaError(`kind ${String(schema[Kind])}`);
+    }
+  }
+}
+
+const ENVELOPE = ['event_id', 'user_id', 'occurred_at'] as const;
+
+/** The length of every text the value expression of `schema` matches, when it is always the same. */
+function fixedLength(schema: TSchema): number | undefined {
+  if (schema[Kind] === 'String' && schema.format === 'uuid') return 38;
+  if (schema[Kind] === 'Literal') return JSON.stringify(schema.const).length;
+  return undefined;
+}
+
+/** The plan of one schema, or undefined when the schema has no fast path. */
+function planOf(entry: PatternEntry): Plan | undefined {
+  const { schema } = entry;
+  const required = new Set(schema.required ?? []);
+  const compiler = new Compiler();
+  const groups: Record<string, number> = {};
+  const members: string[] = [];
+  // The length of every member so far when it is fixed (see Plan.typeOffset), else -1.
+  let fixed = 1;
+  let typeOffset = -1;
+
+  try {
+    for (const [name, field] of Object.entries(schema.properties) as [string, TSchema][]) {
+      if (!plainString(name) || /^[0-9]/.test(name) || name === '__proto__') {
+        throw new UnsupportedSchemaError(`field ${name}`);
+      }
+      const key = `"${escapeRegExp(name)}":`;
+      const separator = members.length === 0 ? 0 : 1;
+      if (name === 'event_type' && fixed >= 0) typeOffset = fixed + separator + name.length + 3;
+      if (fixed >= 0) {
+        const length = fixedLength(field);
+        fixed =
+          length === undefined || !required.has(name) ? -1 : fixed + separator + name.length + 3 + length;
+      }
+      const envelope = (ENVELOPE as readonly string[]).includes(name);
+      if (envelope) {
+        if (!required.has(name) || field[Kind] !== 'String')
+          throw new UnsupportedSchemaError(`envelope ${name}`);
+        const [source, group] = compiler.string(field, true);
+        groups[name] = group;
+        members.push(`${members.length === 0 ? '' : ','}${key}${source}`);
+      } else if (required.has(name)) {
+        members.push(`${members.length === 0 ? '' : ','}${key}${compiler.value(field)}`);
+      } else {
+        if (members.length === 0) throw new UnsupportedSchemaError('an optional first field');
+        // An optional field of a kind not covered: events that carry it take the slow path.
+        const before = compiler.groups;
+        const residuals = compiler.residuals.length;
+        try {
+          members.push(`(?:,${key}${compiler.value(field)})?`);
+        } catch (error) {
+          if (!(error instanceof UnsupportedSchemaError) || compiler.groups !== before) throw error;
+          compiler.residuals.length = residuals;
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof UnsupportedSchemaError) return undefined;
+    throw error;
+  }
+  const source = `\\{${members.join('')}\\}`;
+  const typeField = schema.properties.event_type as TSchema | undefined;
+  const typeText = typeField?.[Kind] === 'Literal' ? `${JSON.stringify(typeField.const)}` : '';
+  return {
+    type: entry.type,
+    version: entry.version,
+    pattern: new RegExp(source, 'y'),
+    typeOffset: typeText === '' ? -1 : typeOffset,
+    typeText,
+    residuals: compiler.residuals,
+    eventIdGroup: groups.event_id as number,
+    userIdGroup: groups.user_id as number,
+    occurredAtGroup: groups.occurred_at as number,
+  };
+}
+
+/**
+ * Matches events in JSON text against every schema of a table that has a fast path. After
+ * `match` answers an end, `eventType`, `eventId`, `userId` and `occurredAt` hold the event's
+ * envelope. One instance serves every event; the schema that matched last is tried first.
+ */
+export class EventPatterns {
+  private readonly plans: Plan[] = [];
+  private last = 0;
+
+  eventType = '';
+  eventId = '';
+  userId = '';
+  occurredAt = '';
+
+  constructor(entries: readonly PatternEntry[]) {
+    for (const entry of entries) {
+      const plan = planOf(entry);
+      if (plan !== undefined) this.plans.push(plan);
+    }
+  }
+
+  /** The (type, version) pairs that have a fast path. */
+  covered(): { type: string; version: number }[] {
+    return this.plans.map(({ type, version }) => ({ type, version }));
+  }
+
+  /** The source of the expression of (type, version), for the docs and the tests. */
+  source(type: string, version: number): string | undefined {
+    return this.plans.find((plan) => plan.type === type && plan.version === version)?.pattern.source;
+  }
+
+  /**
+   * Matches the event that starts at `at`: answers the index just past its closing brace when it
+   * is valid and written as JSON.stringify writes it (see the module comment), else -1.
+   */
+  match(text: string, at: number): number {
+    const plans = this.plans;
+    const count = plans.length;
+    for (let k = 0; k < count; k++) {
+      const index = (this.last + k) % count;
+      const plan = plans[index] as Plan;
+      if (plan.typeOffset >= 0 && !text.startsWith(plan.typeText, at + plan.typeOffset)) continue;
+      const pattern = plan.pattern;
+      pattern.lastIndex = at;
+      const groups = pattern.exec(text);
+      if (groups === null) continue;
+      for (const residual of plan.residuals) {
+        const value = groups[residual.group];
+        // An optional field left out has no value to check.
+        if (value !== undefined && !residual.check(value)) return -1;
+      }
+      this.last = index;
+      this.eventType = plan.type;
+      this.eventId = groups[plan.eventIdGroup] as string;
+      this.userId = groups[plan.userIdGroup] as string;
+      this.occurredAt = groups[plan.occurredAtGroup] as string;
+      return pattern.lastIndex;
+    }
+    return -1;
+  }
+}
