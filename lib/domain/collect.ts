@@ -216,47 +216,8 @@ function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** The envelope of an event the fast path accepted (see lib/schemas/text-pattern.ts). */
-interface FastEvent {
-  eventType: EventType;
-  eventId: string;
-  userId: string;
-  /** occurred_at in milliseconds since the epoch. */
-  occurredMs: number;
-}
-
-/** The events of a request as found in the body, before validation. */
-interface Found {
-  /** The parsed events (undefined for an event the fast path accepted, and, NDJSON, for a line that is not JSON). */
-  values: unknown[];
-  /** Per event: its envelope when the fast path accepted it (valid, and written as JSON.stringify writes it). */
-  fast: (FastEvent | undefined)[];
-  /** NDJSON: the 1-based line number of each event. */
-  lines?: number[];
-  /** NDJSON: the text of each event's line. */
-  lineTexts?: string[];
-  /** NDJSON: the parse error of each line that is not JSON (undefined for the others). */
-  parseErrors?: (string | undefined)[];
-  /** JSON: the body text, and where each event sits in it ([starts[i], ends[i]) in characters). */
-  text?: string;
-  starts?: number[];
-  ends?: number[];
-}
-
 /** Matches events against the registry's schemas in their text; one per module, reused. */
 const patterns = clientEventPatterns();
-
-/** The envelope the fast path just read, when it accepted the event that ends at `end`. */
-function fastEvent(end: number): FastEvent | undefined {
-  if (end < 0) return undefined;
-  return {
-    eventType: patterns.eventType as EventType,
-    eventId: patterns.eventId,
-    userId: patterns.userId,
-    // The pattern has just checked this date-time: dateTimeMillis answers from its last reading.
-    occurredMs: dateTimeMillis(patterns.occurredAt),
-  };
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -270,149 +231,10 @@ function tooManyEvents(count: number, maxEvents: number): PayloadTooLargeError {
   );
 }
 
-function jsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    throw new MalformedBodyError(`body is not valid JSON: ${describeJsonError(text, error)}`, bytes);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    const hint = Array.isArray(body) ? '; wrap the array as {"events": [...]}' : '';
-    throw new MalformedBodyError(
-      `body must be a JSON object {"events": [...]}, got ${describe(body)}${hint}`,
-      bytes,
-    );
-  }
-  const extra = Object.keys(body).find((key) => key !== 'events');
-  if (extra !== undefined) {
-    throw new MalformedBodyError(
-      `unexpected top-level field ${JSON.stringify(extra)}; the body is {"events": [...]}`,
-      bytes,
-    );
-  }
-  const events = (body as { events?: unknown }).events;
-  if (events === undefined)
-    throw new MalformedBodyError('body has no "events" field; send {"events": [...]}', bytes);
-  if (!Array.isArray(events)) {
-    throw new MalformedBodyError(`"events" must be an array, got ${describe(events)}`, bytes);
-  }
-  if (events.length === 0) throw new MalformedBodyError('"events" is empty; send at least one event', bytes);
-  if (events.length > maxEvents) throw tooManyEvents(events.length, maxEvents);
-  return { values: events, fast: [] };
-}
-
-const OPENING = /[ \t\n\r]*\{[ \t\n\r]*"events"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*/y;
-const CLOSING = /\][ \t\n\r]*\}[ \t\n\r]*$/y;
-
-/**
- * The common case of a JSON body, read without parsing it whole: `{"events": [...]}` with 1 to
- * maxEvents events. Each event is first matched against the schemas in its text (the fast path);
- * one that does not match is found by its delimiters and parsed alone. Answers undefined for
- * anything else (invalid JSON, another shape, too many events): jsonEvents then reads the body
- * and says what is wrong. Every character of the body is checked, by the shape, by a pattern or
- * by JSON.parse of an event, so a body answered here is valid JSON.
- */
-function fastJsonEvents(text: string, maxEvents: number): Found | undefined {
-  OPENING.lastIndex = 0;
-  if (!OPENING.test(text)) return undefined;
-  let at = OPENING.lastIndex;
-  if (text.charCodeAt(at) === 0x5d) return undefined;
-  const values: unknown[] = [];
-  const fast: (FastEvent | undefined)[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
-  for (;;) {
-    if (starts.length === maxEvents) return undefined;
-    let end = patterns.match(text, at);
-    const matched = fastEvent(end);
-    let value: unknown;
-    if (matched === undefined) {
-      end = skipValue(text, at);
-      if (end < 0) return undefined;
-      try {
-        value = JSON.parse(text.slice(at, end));
-      } catch {
-        return undefined;
-      }
-    }
-    values.push(value);
-    fast.push(matched);
-    starts.push(at);
-    ends.push(end);
-    at = skipWhitespace(text, end);
-    const c = text.charCodeAt(at);
-    if (c === 0x2c) at = skipWhitespace(text, at + 1);
-    else if (c === 0x5d) break;
-    else return undefined;
-  }
-  CLOSING.lastIndex = at;
-  return CLOSING.test(text) ? { values, fast, text, starts, ends } : undefined;
-}
-
-function ndjsonEvents(text: string, bytes: Buffer, maxEvents: number): Found {
-  const lines: number[] = [];
-  const lineTexts: string[] = [];
-  const physical = text.split('\n');
-  for (let i = 0; i < physical.length; i++) {
-    const raw = (physical[i] as string).replace(/\r$/, '');
-    if (raw.trim() !== '') {
-      lines.push(i + 1);
-      lineTexts.push(raw);
-    }
-  }
-  if (lines.length === 0) throw new MalformedBodyError('body has no events: every line is blank', bytes);
-  if (lines.length > maxEvents) throw tooManyEvents(lines.length, maxEvents);
-  const values: unknown[] = [];
-  const fast: (FastEvent | undefined)[] = [];
-  const parseErrors: (string | undefined)[] = [];
-  for (const raw of lineTexts) {
-    const matched = fastEvent(patterns.match(raw, 0) === raw.length ? raw.length : -1);
-    fast.push(matched);
-    if (matched !== undefined) {
-      values.push(undefined);
-      parseErrors.push(undefined);
-      continue;
-    }
-    try {
-      values.push(JSON.parse(raw));
-      parseErrors.push(undefined);
-    } catch (error) {
-      values.push(undefined);
-      parseErrors.push(describeJsonError(raw, error));
-    }
-  }
-  return { values, fast, lines, lineTexts, parseErrors };
-}
-
-/** The original text of event `index`: its line (NDJSON) or its span of the body (JSON). */
-function rawText(found: Found, index: number): string {
-  const line = found.lineTexts?.[index];
-  if (line !== undefined) return line;
-  const { text, starts, ends } = found;
-  if (text !== undefined && starts !== undefined && ends !== undefined) {
-    return text.slice(starts[index] as number, ends[index] as number);
-  }
-  return JSON.stringify(found.values[index]);
-}
-
 function stringField(value: unknown, field: string): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = (value as Record<string, unknown>)[field];
   return typeof v === 'string' ? v : undefined;
-}
-
-function rejection(found: Found, index: number, errors: FieldError[]): Rejection {
-  const value = found.values[index];
-  const rejected: Rejection = { index, errors, raw: rawText(found, index) };
-  const matched = found.fast[index];
-  const eventId = matched?.eventId ?? stringField(value, 'event_id');
-  const eventType = matched?.eventType ?? stringField(value, 'event_type');
-  if (eventId !== undefined) rejected.event_id = eventId;
-  if (eventType !== undefined) rejected.event_type = eventType;
-  const line = found.lines?.[index];
-  if (line !== undefined) rejected.line = line;
-  return rejected;
 }
 
 const NO_DATA = Buffer.alloc(0);
@@ -467,6 +289,272 @@ class AcceptedIds {
 }
 
 /**
+ * The outcome of one request, built as its events are decided in order: accepted records (their
+ * bytes written at the end, into one buffer) and rejections.
+ */
+class Decisions {
+  readonly result: PreparedRequest;
+  private readonly accepted: PreparedRecord[] = [];
+  private readonly sizes: number[] = [];
+  /** Per accepted record: its stored text, or '' when its bytes are copied from the body at copyFrom. */
+  private readonly serialized: string[] = [];
+  private readonly copyFrom: number[] = [];
+  private readonly ids: AcceptedIds;
+  private readonly receivedMs: number;
+  private readonly maxRecordBytes: number;
+  /** What JSON.stringify writes after an event's own members, closing brace and newline included. */
+  readonly suffixText: string;
+  readonly suffix: Buffer;
+
+  constructor(
+    format: BodyFormat,
+    bytes: number,
+    capacity: number,
+    input: CollectInput,
+    private readonly limits: CollectLimits,
+  ) {
+    this.result = { format, bytes, eventCount: 0, clicks: [], events: [], rejected: [] };
+    this.ids = new AcceptedIds(this.accepted, capacity);
+    this.receivedMs = input.receivedAt.getTime();
+    this.maxRecordBytes = limits.maxRecordBytes ?? MAX_RECORD_BYTES;
+    this.suffixText = `,"received_at":${JSON.stringify(input.receivedAt.toISOString())},"request_id":${JSON.stringify(input.requestId)}}\n`;
+    this.suffix = Buffer.from(this.suffixText, 'utf8');
+  }
+
+  /**
+   * Takes the valid event at `index` unless it occurred too far in the future, repeats an
+   * accepted event_id, or is over the per-record limit once stored; answers the error then. Its
+   * stored form is `stored`, or (stored === '') its body bytes from copyFrom, `size` bytes with
+   * the suffix.
+   */
+  take(
+    index: number,
+    eventType: EventType,
+    eventId: string,
+    userId: string,
+    occurredMs: number,
+    stored: string,
+    size: number,
+    copyFrom: number,
+  ): FieldError | undefined {
+    const aheadSeconds = (occurredMs - this.receivedMs) / 1000;
+    if (aheadSeconds > this.limits.futureSkewSeconds) {
+      const message = `occurred_at is ${Math.floor(aheadSeconds)} s in the future (limit ${this.limits.futureSkewSeconds} s)`;
+      return { path: '/occurred_at', message };
+    }
+    const digest = AcceptedIds.digest(eventId);
+    const first = this.ids.find(eventId, digest);
+    if (first >= 0) return { path: '/event_id', message: `duplicate event_id; first seen at index ${first}` };
+    if (size > this.maxRecordBytes) {
+      return {
+        path: '',
+        message: `event is ${size} bytes once stored; the per-record limit is ${this.maxRecordBytes} bytes`,
+      };
+    }
+    const record: PreparedRecord = { index, eventId, eventType, userId, data: NO_DATA };
+    this.ids.add(digest, this.accepted.length);
+    this.accepted.push(record);
+    this.sizes.push(size);
+    this.serialized.push(stored);
+    this.copyFrom.push(copyFrom);
+    (eventType === 'click' ? this.result.clicks : this.result.events).push(record);
+    return undefined;
+  }
+
+  /** Takes an event the slow path parsed: validates it, then as take(); a problem becomes a rejection. */
+  takeParsed(index: number, value: unknown, raw: string, line?: number): void {
+    const validation = validateClientEvent(value);
+    if (!validation.ok) {
+      this.reject(index, validation.errors, raw, value, line);
+      return;
+    }
+    const event = validation.event;
+    const stored = `${JSON.stringify(event).slice(0, -1)}${this.suffixText}`;
+    const problem = this.take(
+      index,
+      event.event_type,
+      event.event_id,
+      event.user_id,
+      dateTimeMillis(event.occurred_at),
+      stored,
+      Buffer.byteLength(stored, 'utf8'),
+      -1,
+    );
+    if (problem !== undefined) this.reject(index, [problem], raw, value, line);
+  }
+
+  /**
+   * Takes an event the fast path matched (patterns holds its envelope; its text is `raw`, at
+   * `start` of a body whose bytes are its characters when `copyBytes`); a problem becomes a rejection.
+   */
+  takeMatched(index: number, raw: string, start: number, copyBytes: boolean, line?: number): void {
+    let stored = '';
+    let size: number;
+    if (copyBytes) {
+      size = raw.length - 1 + this.suffix.length;
+    } else {
+      stored = `${raw.slice(0, -1)}${this.suffixText}`;
+      size = Buffer.byteLength(stored, 'utf8');
+    }
+    const eventType = patterns.eventType as EventType;
+    const eventId = patterns.eventId;
+    // The pattern has just checked this date-time: dateTimeMillis answers from its last reading.
+    const occurredMs = dateTimeMillis(patterns.occurredAt);
+    const problem = this.take(index, eventType, eventId, patterns.userId, occurredMs, stored, size, start);
+    if (problem !== undefined) {
+      this.reject(index, [problem], raw, { event_id: eventId, event_type: eventType }, line);
+    }
+  }
+
+  /** Records a rejection of the event at `index`, with its text as the client wrote it. */
+  reject(index: number, errors: FieldError[], raw: string, value: unknown, line?: number): void {
+    const rejected: Rejection = { index, errors, raw };
+    const eventId = stringField(value, 'event_id');
+    const eventType = stringField(value, 'event_type');
+    if (eventId !== undefined) rejected.event_id = eventId;
+    if (eventType !== undefined) rejected.event_type = eventType;
+    if (line !== undefined) rejected.line = line;
+    this.result.rejected.push(rejected);
+  }
+
+  /** Writes every accepted record into one buffer (each record gets its own view) and answers the outcome. */
+  finish(eventCount: number, body: Buffer): PreparedRequest {
+    const { accepted, sizes, serialized, copyFrom, suffix } = this;
+    let total = 0;
+    for (const size of sizes) total += size;
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let k = 0; k < accepted.length; k++) {
+      const size = sizes[k] as number;
+      const stored = serialized[k] as string;
+      if (stored === '') {
+        // The event's bytes up to (not including) its closing brace, then the suffix.
+        const from = copyFrom[k] as number;
+        body.copy(out, at, from, from + size - suffix.length);
+        out.set(suffix, at + size - suffix.length);
+      } else {
+        out.write(stored, at, size, 'utf8');
+      }
+      (accepted[k] as PreparedRecord).data = out.subarray(at, at + size);
+      at += size;
+    }
+    this.result.eventCount = eventCount;
+    return this.result;
+  }
+}
+
+/** A JSON body parsed whole (the slow path): its events, or a MalformedBodyError / PayloadTooLargeError. */
+function jsonEvents(text: string, bytes: Buffer, maxEvents: number): unknown[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new MalformedBodyError(`body is not valid JSON: ${describeJsonError(text, error)}`, bytes);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    const hint = Array.isArray(body) ? '; wrap the array as {"events": [...]}' : '';
+    throw new MalformedBodyError(
+      `body must be a JSON object {"events": [...]}, got ${describe(body)}${hint}`,
+      bytes,
+    );
+  }
+  const extra = Object.keys(body).find((key) => key !== 'events');
+  if (extra !== undefined) {
+    throw new MalformedBodyError(
+      `unexpected top-level field ${JSON.stringify(extra)}; the body is {"events": [...]}`,
+      bytes,
+    );
+  }
+  const events = (body as { events?: unknown }).events;
+  if (events === undefined)
+    throw new MalformedBodyError('body has no "events" field; send {"events": [...]}', bytes);
+  if (!Array.isArray(events)) {
+    throw new MalformedBodyError(`"events" must be an array, got ${describe(events)}`, bytes);
+  }
+  if (events.length === 0) throw new MalformedBodyError('"events" is empty; send at least one event', bytes);
+  if (events.length > maxEvents) throw tooManyEvents(events.length, maxEvents);
+  return events;
+}
+
+const OPENING = /[ \t\n\r]*\{[ \t\n\r]*"events"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*/y;
+const CLOSING = /\][ \t\n\r]*\}[ \t\n\r]*$/y;
+
+/**
+ * The common case of a JSON body, read without parsing it whole: `{"events": [...]}` with 1 to
+ * maxEvents events. Each event is first matched against the schemas in its text (the fast path);
+ * one that does not match is found by its delimiters and parsed alone. Answers the event count,
+ * or -1 for anything else (invalid JSON, another shape, too many events): the caller then throws
+ * `decisions` away and reads the body whole, which says what is wrong. Every character of the
+ * body is checked, by the shape, by a pattern or by JSON.parse of an event, so a body read here
+ * is valid JSON.
+ */
+function decideJsonText(text: string, copyBytes: boolean, maxEvents: number, decisions: Decisions): number {
+  OPENING.lastIndex = 0;
+  if (!OPENING.test(text)) return -1;
+  let at = OPENING.lastIndex;
+  if (text.charCodeAt(at) === 0x5d) return -1;
+  let index = 0;
+  for (; ; index++) {
+    if (index === maxEvents) return -1;
+    let end = patterns.match(text, at);
+    if (end >= 0) {
+      decisions.takeMatched(index, text.slice(at, end), at, copyBytes);
+    } else {
+      end = skipValue(text, at);
+      if (end < 0) return -1;
+      const raw = text.slice(at, end);
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        return -1;
+      }
+      decisions.takeParsed(index, value, raw);
+    }
+    at = skipWhitespace(text, end);
+    const c = text.charCodeAt(at);
+    if (c === 0x2c) at = skipWhitespace(text, at + 1);
+    else if (c === 0x5d) break;
+    else return -1;
+  }
+  CLOSING.lastIndex = at;
+  return CLOSING.test(text) ? index + 1 : -1;
+}
+
+/** Decides every line of an NDJSON body (blank lines skipped); answers the event count. */
+function decideNdjson(text: string, bytes: Buffer, maxEvents: number, decisions: Decisions): number {
+  const lines: number[] = [];
+  const lineTexts: string[] = [];
+  const physical = text.split('\n');
+  for (let i = 0; i < physical.length; i++) {
+    const raw = (physical[i] as string).replace(/\r$/, '');
+    if (raw.trim() !== '') {
+      lines.push(i + 1);
+      lineTexts.push(raw);
+    }
+  }
+  if (lines.length === 0) throw new MalformedBodyError('body has no events: every line is blank', bytes);
+  if (lines.length > maxEvents) throw tooManyEvents(lines.length, maxEvents);
+  lineTexts.forEach((raw, index) => {
+    const line = lines[index] as number;
+    if (patterns.match(raw, 0) === raw.length) {
+      decisions.takeMatched(index, raw, -1, false, line);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      const message = `line ${line} is not valid JSON: ${describeJsonError(raw, error)}`;
+      decisions.reject(index, [{ path: '', message }], raw, undefined, line);
+      return;
+    }
+    decisions.takeParsed(index, value, raw, line);
+  });
+  return lines.length;
+}
+
+/**
  * Decodes, parses and validates one request. Accepted events get received_at and request_id
  * and are serialized (clicks apart from the rest); each bad event becomes a Rejection without
  * affecting the others. Throws PayloadTooLargeError (413), UnsupportedMediaTypeError (415) or
@@ -486,114 +574,20 @@ export function prepareRequest(input: CollectInput, limits: CollectLimits): Prep
   const { bytes, gzipped } = decodeBody(input.body, input.contentEncoding, limits.maxBytes);
   const text = input.text !== undefined && !gzipped ? withoutBom(input.text) : decodeUtf8(bytes, gzipped);
   if (text.trim() === '') throw new MalformedBodyError('request body is empty', bytes);
-  const found =
-    format === 'json'
-      ? (fastJsonEvents(text, limits.maxEvents) ?? jsonEvents(text, bytes, limits.maxEvents))
-      : ndjsonEvents(text, bytes, limits.maxEvents);
-  const { values, fast, parseErrors, starts, ends } = found;
-  // Character offsets of the body text are byte offsets of `bytes` when every character is ASCII.
-  const copyBytes = found.text !== undefined && bytes.length === text.length;
-
-  const receivedMs = input.receivedAt.getTime();
-  const maxRecordBytes = limits.maxRecordBytes ?? MAX_RECORD_BYTES;
-  // What JSON.stringify writes after the event's own members, closing brace and newline included.
-  const suffixText = `,"received_at":${JSON.stringify(input.receivedAt.toISOString())},"request_id":${JSON.stringify(input.requestId)}}\n`;
-  const suffix = Buffer.from(suffixText, 'utf8');
-  const result: PreparedRequest = {
-    format,
-    bytes: bytes.length,
-    eventCount: values.length,
-    clicks: [],
-    events: [],
-    rejected: [],
-  };
-
-  // First pass: decide on each event; an accepted one is either copied from the body (serialized[k] === '') or written from a string.
-  const accepted: PreparedRecord[] = [];
-  const sizes: number[] = [];
-  const serialized: string[] = [];
-  const acceptedIds = new AcceptedIds(accepted, values.length);
-  for (let index = 0; index < values.length; index++) {
-    let eventType: EventType;
-    let eventId: string;
-    let userId: string;
-    let occurredMs: number;
-    let stored = '';
-    let size: number;
-    const matched = fast[index];
-    if (matched !== undefined) {
-      ({ eventType, eventId, userId, occurredMs } = matched);
-      const start = starts?.[index] as number;
-      const end = ends?.[index] as number;
-      if (copyBytes) {
-        size = end - start - 1 + suffix.length;
-      } else {
-        const own = found.lineTexts?.[index] ?? text.slice(start, end);
-        stored = `${own.slice(0, -1)}${suffixText}`;
-        size = Buffer.byteLength(stored, 'utf8');
-      }
-    } else {
-      const parseError = parseErrors?.[index];
-      if (parseError !== undefined) {
-        const message = `line ${found.lines?.[index]} is not valid JSON: ${parseError}`;
-        result.rejected.push(rejection(found, index, [{ path: '', message }]));
-        continue;
-      }
-      const validation = validateClientEvent(values[index]);
-      if (!validation.ok) {
-        result.rejected.push(rejection(found, index, validation.errors));
-        continue;
-      }
-      const event = validation.event;
-      ({ event_type: eventType, event_id: eventId, user_id: userId } = event);
-      occurredMs = dateTimeMillis(event.occurred_at);
-      stored = `${JSON.stringify(event).slice(0, -1)}${suffixText}`;
-      size = Buffer.byteLength(stored, 'utf8');
-    }
-    const aheadSeconds = (occurredMs - receivedMs) / 1000;
-    if (aheadSeconds > limits.futureSkewSeconds) {
-      const message = `occurred_at is ${Math.floor(aheadSeconds)} s in the future (limit ${limits.futureSkewSeconds} s)`;
-      result.rejected.push(rejection(found, index, [{ path: '/occurred_at', message }]));
-      continue;
-    }
-    const digest = AcceptedIds.digest(eventId);
-    const first = acceptedIds.find(eventId, digest);
-    if (first >= 0) {
-      const message = `duplicate event_id; first seen at index ${first}`;
-      result.rejected.push(rejection(found, index, [{ path: '/event_id', message }]));
-      continue;
-    }
-    if (size > maxRecordBytes) {
-      const message = `event is ${size} bytes once stored; the per-record limit is ${maxRecordBytes} bytes`;
-      result.rejected.push(rejection(found, index, [{ path: '', message }]));
-      continue;
-    }
-    const record: PreparedRecord = { index, eventId, eventType, userId, data: NO_DATA };
-    acceptedIds.add(digest, accepted.length);
-    accepted.push(record);
-    sizes.push(size);
-    serialized.push(stored);
-    (eventType === 'click' ? result.clicks : result.events).push(record);
+  const decide = () => new Decisions(format, bytes.length, limits.maxEvents, input, limits);
+  let decisions = decide();
+  if (format === 'ndjson') {
+    return decisions.finish(decideNdjson(text, bytes, limits.maxEvents, decisions), bytes);
   }
-
-  // Second pass: write every accepted record into one buffer; each record gets its own view.
-  let total = 0;
-  for (const size of sizes) total += size;
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (let k = 0; k < accepted.length; k++) {
-    const record = accepted[k] as PreparedRecord;
-    const size = sizes[k] as number;
-    const stored = serialized[k] as string;
-    if (stored === '') {
-      // The event's bytes up to (not including) its closing brace, then the suffix.
-      bytes.copy(out, at, starts?.[record.index] as number, (ends?.[record.index] as number) - 1);
-      out.set(suffix, at + size - suffix.length);
-    } else {
-      out.write(stored, at, size, 'utf8');
-    }
-    record.data = out.subarray(at, at + size);
-    at += size;
-  }
-  return result;
+  // Character offsets of the text are byte offsets of `bytes` when every character is ASCII.
+  const count = decideJsonText(text, bytes.length === text.length, limits.maxEvents, decisions);
+  if (count >= 0) return decisions.finish(count, bytes);
+  // Not the common shape: read the body whole; its errors name what is wrong. A rejected event's
+  // text is then as JSON.stringify writes it.
+  const events = jsonEvents(text, bytes, limits.maxEvents);
+  decisions = decide();
+  events.forEach((value, index) => {
+    decisions.takeParsed(index, value, JSON.stringify(value) ?? String(value));
+  });
+  return decisions.finish(events.length, bytes);
 }
