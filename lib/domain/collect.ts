@@ -398,9 +398,16 @@ class Decisions {
     }
     const eventType = patterns.eventType as EventType;
     const eventId = patterns.eventId;
-    // The pattern has just checked this date-time: dateTimeMillis answers from its last reading.
-    const occurredMs = dateTimeMillis(patterns.occurredAt);
-    const problem = this.take(index, eventType, eventId, patterns.userId, occurredMs, stored, size, start);
+    const problem = this.take(
+      index,
+      eventType,
+      eventId,
+      patterns.userId,
+      patterns.occurredMs,
+      stored,
+      size,
+      start,
+    );
     if (problem !== undefined) {
       this.reject(index, [problem], raw, { event_id: eventId, event_type: eventType }, line);
     }

@@ -72,25 +72,25 @@ const NOT_A_DATE_TIME = Number.NEGATIVE_INFINITY;
  * Reads an RFC 3339 date-time (a full date, a full time with 1-9 fraction digits or none, and a
  * mandatory `Z` or `±HH:MM` offset; impossible dates are refused). Answers NOT_A_DATE_TIME for
  * anything else; for a date-time, its epoch milliseconds as Date.parse reads them when the value
- * has the common shape (`T`, seconds up to 59, no fraction or 3 digits, `Z` or `±HH:MM`), else NaN.
+ * (the characters [base, end) of `value`) has the common shape (`T`, seconds up to 59, no fraction or 3 digits, `Z` or `±HH:MM`), else NaN.
  */
-function readDateTime(value: string): number {
-  const length = value.length;
+function readDateTime(value: string, base = 0, end = value.length): number {
+  const length = end - base;
   if (length < 20) return NOT_A_DATE_TIME;
-  const y0 = digitAt(value, 0);
-  const y1 = digitAt(value, 1);
-  const y2 = digitAt(value, 2);
-  const y3 = digitAt(value, 3);
-  const mo0 = digitAt(value, 5);
-  const mo1 = digitAt(value, 6);
-  const d0 = digitAt(value, 8);
-  const d1 = digitAt(value, 9);
-  const h0 = digitAt(value, 11);
-  const h1 = digitAt(value, 12);
-  const mi0 = digitAt(value, 14);
-  const mi1 = digitAt(value, 15);
-  const s0 = digitAt(value, 17);
-  const s1 = digitAt(value, 18);
+  const y0 = digitAt(value, base + 0);
+  const y1 = digitAt(value, base + 1);
+  const y2 = digitAt(value, base + 2);
+  const y3 = digitAt(value, base + 3);
+  const mo0 = digitAt(value, base + 5);
+  const mo1 = digitAt(value, base + 6);
+  const d0 = digitAt(value, base + 8);
+  const d1 = digitAt(value, base + 9);
+  const h0 = digitAt(value, base + 11);
+  const h1 = digitAt(value, base + 12);
+  const mi0 = digitAt(value, base + 14);
+  const mi1 = digitAt(value, base + 15);
+  const s0 = digitAt(value, base + 17);
+  const s1 = digitAt(value, base + 18);
   const notDigits =
     outside(y0) |
     outside(y1) |
@@ -112,7 +112,7 @@ function readDateTime(value: string): number {
   const hour = h0 * 10 + h1;
   const minute = mi0 * 10 + mi1;
   const second = s0 * 10 + s1;
-  const t = value.charCodeAt(10);
+  const t = value.charCodeAt(base + 10);
   if (
     notDigits < 0 ||
     month < 1 ||
@@ -121,11 +121,11 @@ function readDateTime(value: string): number {
     hour > 23 ||
     minute > 59 ||
     second > 60 ||
-    value.charCodeAt(4) !== 0x2d ||
-    value.charCodeAt(7) !== 0x2d ||
+    value.charCodeAt(base + 4) !== 0x2d ||
+    value.charCodeAt(base + 7) !== 0x2d ||
     (t !== 0x54 && t !== 0x74) ||
-    value.charCodeAt(13) !== 0x3a ||
-    value.charCodeAt(16) !== 0x3a
+    value.charCodeAt(base + 13) !== 0x3a ||
+    value.charCodeAt(base + 16) !== 0x3a
   ) {
     return NOT_A_DATE_TIME;
   }
@@ -136,23 +136,23 @@ function readDateTime(value: string): number {
   }
   // The fraction (1-9 digits), then the zone.
   let at = 19;
-  if (value.charCodeAt(19) === 0x2e) {
+  if (value.charCodeAt(base + 19) === 0x2e) {
     at = 20;
-    while (at < 30 && at < length && outside(digitAt(value, at)) >= 0) at += 1;
+    while (at < 30 && at < length && outside(digitAt(value, base + at)) >= 0) at += 1;
     if (at === 20 || at === 30) return NOT_A_DATE_TIME;
   }
-  const zone = value.charCodeAt(at);
+  const zone = value.charCodeAt(base + at);
   let offset = 0;
   if (zone === 0x5a || zone === 0x7a) {
     if (length !== at + 1) return NOT_A_DATE_TIME;
   } else {
-    if ((zone !== 0x2b && zone !== 0x2d) || length !== at + 6 || value.charCodeAt(at + 3) !== 0x3a) {
+    if ((zone !== 0x2b && zone !== 0x2d) || length !== at + 6 || value.charCodeAt(base + at + 3) !== 0x3a) {
       return NOT_A_DATE_TIME;
     }
-    const oh0 = digitAt(value, at + 1);
-    const oh1 = digitAt(value, at + 2);
-    const om0 = digitAt(value, at + 4);
-    const om1 = digitAt(value, at + 5);
+    const oh0 = digitAt(value, base + at + 1);
+    const oh1 = digitAt(value, base + at + 2);
+    const om0 = digitAt(value, base + at + 4);
+    const om1 = digitAt(value, base + at + 5);
     const hours = oh0 * 10 + oh1;
     const minutes = om0 * 10 + om1;
     if ((outside(oh0) | outside(oh1) | outside(om0) | outside(om1)) < 0 || hours > 23 || minutes > 59) {
@@ -161,7 +161,10 @@ function readDateTime(value: string): number {
     offset = (zone === 0x2b ? 1 : -1) * (hours * 60 + minutes);
   }
   if (t !== 0x54 || zone === 0x7a || second > 59 || (at !== 19 && at !== 23)) return Number.NaN;
-  const millis = at === 23 ? digitAt(value, 20) * 100 + digitAt(value, 21) * 10 + digitAt(value, 22) : 0;
+  const millis =
+    at === 23
+      ? digitAt(value, base + 20) * 100 + digitAt(value, base + 21) * 10 + digitAt(value, base + 22)
+      : 0;
   const date = year * 10000 + month * 100 + day;
   if (date !== lastDate) {
     lastDays = daysFromEpoch(year, month, day);
@@ -192,6 +195,17 @@ export function isDateTime(value: string): boolean {
 export function dateTimeMillis(value: string): number {
   const reading = value === lastDateTime ? lastReading : readDateTime(value);
   return reading === NOT_A_DATE_TIME || Number.isNaN(reading) ? Date.parse(value) : reading;
+}
+
+/**
+ * The epoch milliseconds of the date-time in characters [start, end) of `text` (as dateTimeMillis
+ * reads it), or undefined when they are not an RFC 3339 date-time (as isDateTime says): the check
+ * of the date-time format on a field of a larger text, without cutting it out.
+ */
+export function dateTimeMillisAt(text: string, start: number, end: number): number | undefined {
+  const reading = readDateTime(text, start, end);
+  if (reading === NOT_A_DATE_TIME) return undefined;
+  return Number.isNaN(reading) ? Date.parse(text.slice(start, end)) : reading;
 }
 
 /** Registers the formats the schemas use with TypeBox; idempotent. */

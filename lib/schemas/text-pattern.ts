@@ -1,5 +1,6 @@
 import { FormatRegistry, Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { dateTimeMillisAt } from './formats';
 
 /**
  * Validation of an event straight from its JSON text, without JSON.parse: collect's fast path.
@@ -59,7 +60,8 @@ interface Plan {
   /** Capture groups of the envelope fields collect reads. */
   eventIdGroup: number;
   userIdGroup: number;
-  occurredAtGroup: number;
+  /** Where occurred_at is: read and checked as a date-time after the match. */
+  occurredAt: { group: number } | { offset: number; after: number[] };
 }
 
 /** One (event type, version) for EventPatterns. */
@@ -130,8 +132,11 @@ class Compiler {
     return [`(${source})`, group];
   }
 
-  /** The expression of a string field; with `capture`, its content is a group (its number is returned). */
-  string(schema: TSchema, capture: boolean): [string, number] {
+  /**
+   * The expression of a string; with `capture`, its content is a group (its number is returned).
+   * With `unchecked`, its format is left to the caller.
+   */
+  string(schema: TSchema, capture: boolean, unchecked?: 'format'): [string, number] {
     onlyKeywords(schema, STRING_KEYWORDS);
     const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
     const max = typeof schema.maxLength === 'number' ? schema.maxLength : undefined;
@@ -141,7 +146,7 @@ class Compiler {
       if (min > 36 || (max !== undefined && max < 36))
         throw new UnsupportedSchemaError('uuid of another length');
       body = UUID;
-    } else if (schema.format !== undefined) {
+    } else if (schema.format !== undefined && unchecked !== 'format') {
       const format = FormatRegistry.Get(schema.format as string);
       if (format === undefined) throw new UnsupportedSchemaError(`format ${schema.format} is not registered`);
       checks.push(format);
@@ -232,6 +237,9 @@ function planOf(entry: PatternEntry): Plan | undefined {
   // The length of every member so far when it is fixed (see Plan.typeOffset), else -1.
   let fixed = 1;
   let typeOffset = -1;
+  // Where the next member starts: a constant plus the lengths of captured values before it, while known.
+  let position: { offset: number; after: number[] } | undefined = { offset: 1, after: [] };
+  let occurredAt: Plan['occurredAt'] | undefined;
 
   try {
     for (const [name, field] of Object.entries(schema.properties) as [string, TSchema][]) {
@@ -250,8 +258,24 @@ function planOf(entry: PatternEntry): Plan | undefined {
       if (envelope) {
         if (!required.has(name) || field[Kind] !== 'String')
           throw new UnsupportedSchemaError(`envelope ${name}`);
-        const [source, group] = compiler.string(field, true);
-        groups[name] = group;
+        if (name === 'occurred_at' && field.format !== 'date-time') {
+          throw new UnsupportedSchemaError('occurred_at not a date-time');
+        }
+        let source: string;
+        let group = 0;
+        // occurred_at is read where it sits when that is known, else captured; either way checked after the match.
+        const inPlace = name === 'occurred_at' && position !== undefined;
+        [source, group] = compiler.string(field, !inPlace, name === 'occurred_at' ? 'format' : undefined);
+        if (name === 'occurred_at') {
+          occurredAt = inPlace
+            ? {
+                offset: (position?.offset ?? 0) + separator + name.length + 4,
+                after: [...(position?.after ?? [])],
+              }
+            : { group };
+        } else {
+          groups[name] = group;
+        }
         members.push(`${members.length === 0 ? '' : ','}${key}${source}`);
       } else if (required.has(name)) {
         members.push(`${members.length === 0 ? '' : ','}${key}${compiler.value(field)}`);
@@ -266,6 +290,15 @@ function planOf(entry: PatternEntry): Plan | undefined {
           if (!(error instanceof UnsupportedSchemaError) || compiler.groups !== before) throw error;
           compiler.residuals.length = residuals;
         }
+      }
+      const length = fixedLength(field);
+      if (position !== undefined && required.has(name) && length !== undefined) {
+        position.offset += separator + name.length + 3 + length;
+      } else if (position !== undefined && groups[name] !== undefined) {
+        position.offset += separator + name.length + 5;
+        position.after.push(groups[name] as number);
+      } else {
+        position = undefined;
       }
     }
   } catch (error) {
@@ -284,14 +317,14 @@ function planOf(entry: PatternEntry): Plan | undefined {
     residuals: compiler.residuals,
     eventIdGroup: groups.event_id as number,
     userIdGroup: groups.user_id as number,
-    occurredAtGroup: groups.occurred_at as number,
+    occurredAt: occurredAt as Plan['occurredAt'],
   };
 }
 
 /**
  * Matches events in JSON text against every schema of a table that has a fast path. After
- * `match` answers an end, `eventType`, `eventId`, `userId` and `occurredAt` hold the event's
- * envelope. One instance serves every event; the schema that matched last is tried first.
+ * `match` answers an end, `eventType`, `eventId`, `userId` and `occurredMs` (occurred_at in
+ * epoch milliseconds, as dateTimeMillis reads it) hold the event's envelope. One instance serves every event; the schema that matched last is tried first.
  */
 export class EventPatterns {
   private readonly plans: Plan[] = [];
@@ -300,7 +333,7 @@ export class EventPatterns {
   eventType = '';
   eventId = '';
   userId = '';
-  occurredAt = '';
+  occurredMs = 0;
 
   constructor(entries: readonly PatternEntry[]) {
     for (const entry of entries) {
@@ -339,12 +372,25 @@ export class EventPatterns {
         // An optional field left out has no value to check.
         if (value !== undefined && !residual.check(value)) return -1;
       }
+      const end = pattern.lastIndex;
+      // occurred_at: checked as a date-time (the registry's format) and read in epoch milliseconds.
+      const where = plan.occurredAt;
+      let millis: number | undefined;
+      if ('group' in where) {
+        const value = groups[where.group] as string;
+        millis = dateTimeMillisAt(value, 0, value.length);
+      } else {
+        let start = at + where.offset;
+        for (const group of where.after) start += (groups[group] as string).length;
+        millis = dateTimeMillisAt(text, start, text.indexOf('"', start));
+      }
+      if (millis === undefined) return -1;
+      this.occurredMs = millis;
       this.last = index;
       this.eventType = plan.type;
       this.eventId = groups[plan.eventIdGroup] as string;
       this.userId = groups[plan.userIdGroup] as string;
-      this.occurredAt = groups[plan.occurredAtGroup] as string;
-      return pattern.lastIndex;
+      return end;
     }
     return -1;
   }

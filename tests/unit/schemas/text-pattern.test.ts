@@ -7,6 +7,7 @@ import {
   jsonSchema,
   validateClientEvent,
 } from '../../../lib/schemas';
+import { dateTimeMillis } from '../../../lib/schemas/formats';
 import { Random, TrafficGenerator } from '../../../lib/traffic';
 import { validEvent } from './fixtures';
 
@@ -32,7 +33,7 @@ function assertMatchClaims(patterns: EventPatterns, text: string, at = 0): boole
       patterns.eventType === value.event_type &&
       patterns.eventId === value.event_id &&
       patterns.userId === value.user_id &&
-      patterns.occurredAt === value.occurred_at,
+      patterns.occurredMs === dateTimeMillis(value.occurred_at as string),
   };
   if (!checks.stringify || !checks.valid || !checks.envelope) {
     throw new Error(`match claims ${JSON.stringify(checks)} fail for ${matched}`);
@@ -206,11 +207,11 @@ describe('clientEventPatterns', () => {
 
       // Assess
       expect(end).toBe(text.length + 2);
-      expect([patterns.eventType, patterns.eventId, patterns.userId, patterns.occurredAt]).toEqual([
+      expect([patterns.eventType, patterns.eventId, patterns.userId, patterns.occurredMs]).toEqual([
         event.event_type,
         event.event_id,
         event.user_id,
-        event.occurred_at,
+        Date.parse(event.occurred_at as string),
       ]);
     },
   );
