@@ -62,6 +62,19 @@ interface Plan {
   userIdGroup: number;
   /** Where occurred_at is: read and checked as a date-time after the match. */
   occurredAt: { group: number } | { offset: number; after: number[] };
+  /** The maximum lengths of the envelope values, checked after the match (the pattern leaves them out). */
+  eventIdMax: number;
+  userIdMax: number;
+  occurredAtMax: number;
+  /**
+   * `pattern` leaves out the maximum length of long strings. A match is still within them when
+   * its length minus `minimal` (the shortest text the pattern matches) is at most `slack`: no
+   * field can then be longer than its minimum plus that. Otherwise `strict`, the pattern with
+   * every bound, decides.
+   */
+  minimal: number;
+  slack: number;
+  strict: RegExp;
 }
 
 /** One (event type, version) for EventPatterns. */
@@ -119,10 +132,42 @@ function boundedInt(bounds: (value: number) => boolean): string | undefined {
   return digits === 1 ? `(?:0|${negative}[1-9])` : `(?:0|${negative}[1-9]\\d{0,${digits - 1}})`;
 }
 
+/** Strings of at least this maximum length are relaxed (see Compiler.slack); shorter ones keep their bound. */
+const SLACK_MIN_LENGTH = 100;
+
+/** The fewest characters a value of `schema` takes in a matched text. */
+function minimalLength(schema: TSchema): number {
+  switch (schema[Kind]) {
+    case 'String':
+      return (
+        2 + (schema.format === 'uuid' ? 36 : typeof schema.minLength === 'number' ? schema.minLength : 0)
+      );
+    case 'Literal':
+      return JSON.stringify(schema.const).length;
+    case 'Union':
+      return Math.min(...(schema.anyOf as TSchema[]).map(minimalLength));
+    case 'Boolean':
+      return 4;
+    case 'Record':
+      return 2;
+    default:
+      return 1;
+  }
+}
+
 /** Builds the source of one expression, numbering capture groups and collecting residual checks. */
 class Compiler {
   groups = 0;
   readonly residuals: Residual[] = [];
+  /**
+   * Slack fields of a relaxed expression: long strings written without their maximum length
+   * (irregexp runs `{n,}` much faster than `{n,m}`); `maxExtra` is the most characters the field
+   * may hold beyond its minimum. See Plan.slack.
+   */
+  readonly slack: number[] = [];
+
+  /** With `relaxed`, long strings lose their maximum length in the expression (see `slack`). */
+  constructor(private readonly relaxed: boolean) {}
 
   /** A group that captures `source`; its number. */
   private capture(source: string, check?: (value: string) => boolean): [string, number] {
@@ -134,14 +179,20 @@ class Compiler {
 
   /**
    * The expression of a string; with `capture`, its content is a group (its number is returned).
-   * With `unchecked`, its format is left to the caller.
+   * With `unchecked`, its format is left to the caller; with `ownLength`, its maximum length too
+   * (in a relaxed expression).
    */
-  string(schema: TSchema, capture: boolean, unchecked?: 'format'): [string, number] {
+  string(schema: TSchema, capture: boolean, unchecked?: 'format', ownLength = false): [string, number] {
     onlyKeywords(schema, STRING_KEYWORDS);
     const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
     const max = typeof schema.maxLength === 'number' ? schema.maxLength : undefined;
     const checks: ((value: string) => boolean)[] = [];
-    let body = `${CHAR}{${min},${max ?? ''}}`;
+    let bound = max;
+    if (this.relaxed && max !== undefined && (ownLength || max >= SLACK_MIN_LENGTH)) {
+      bound = undefined;
+      if (!ownLength) this.slack.push(max - min);
+    }
+    let body = `${CHAR}{${min},${bound ?? ''}}`;
     if (schema.format === 'uuid') {
       if (min > 36 || (max !== undefined && max < 36))
         throw new UnsupportedSchemaError('uuid of another length');
@@ -229,9 +280,22 @@ function fixedLength(schema: TSchema): number | undefined {
 
 /** The plan of one schema, or undefined when the schema has no fast path. */
 function planOf(entry: PatternEntry): Plan | undefined {
+  const strict = compileEntry(entry, false);
+  const relaxed = compileEntry(entry, true);
+  if (strict === undefined || relaxed === undefined) return undefined;
+  return { ...relaxed, strict: strict.pattern };
+}
+
+function maxLength(schema: TSchema | undefined): number {
+  return typeof schema?.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
+}
+
+/** The plan of one schema with a strict or a relaxed pattern (see Plan.slack). */
+function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict'> | undefined {
   const { schema } = entry;
   const required = new Set(schema.required ?? []);
-  const compiler = new Compiler();
+  const compiler = new Compiler(relaxed);
+  let minimal = 2;
   const groups: Record<string, number> = {};
   const members: string[] = [];
   // The length of every member so far when it is fixed (see Plan.typeOffset), else -1.
@@ -265,7 +329,12 @@ function planOf(entry: PatternEntry): Plan | undefined {
         let group = 0;
         // occurred_at is read where it sits when that is known, else captured; either way checked after the match.
         const inPlace = name === 'occurred_at' && position !== undefined;
-        [source, group] = compiler.string(field, !inPlace, name === 'occurred_at' ? 'format' : undefined);
+        [source, group] = compiler.string(
+          field,
+          !inPlace,
+          name === 'occurred_at' ? 'format' : undefined,
+          true,
+        );
         if (name === 'occurred_at') {
           occurredAt = inPlace
             ? {
@@ -291,6 +360,7 @@ function planOf(entry: PatternEntry): Plan | undefined {
           compiler.residuals.length = residuals;
         }
       }
+      if (required.has(name)) minimal += separator + name.length + 3 + minimalLength(field);
       const length = fixedLength(field);
       if (position !== undefined && required.has(name) && length !== undefined) {
         position.offset += separator + name.length + 3 + length;
@@ -318,6 +388,11 @@ function planOf(entry: PatternEntry): Plan | undefined {
     eventIdGroup: groups.event_id as number,
     userIdGroup: groups.user_id as number,
     occurredAt: occurredAt as Plan['occurredAt'],
+    eventIdMax: maxLength(schema.properties.event_id),
+    userIdMax: maxLength(schema.properties.user_id),
+    occurredAtMax: maxLength(schema.properties.occurred_at),
+    minimal,
+    slack: Math.min(...compiler.slack),
   };
 }
 
@@ -373,23 +448,31 @@ export class EventPatterns {
         if (value !== undefined && !residual.check(value)) return -1;
       }
       const end = pattern.lastIndex;
+      if (end - at - plan.minimal > plan.slack) {
+        plan.strict.lastIndex = at;
+        if (!plan.strict.test(text)) return -1;
+      }
+      const eventId = groups[plan.eventIdGroup] as string;
+      const userId = groups[plan.userIdGroup] as string;
+      if (eventId.length > plan.eventIdMax || userId.length > plan.userIdMax) return -1;
       // occurred_at: checked as a date-time (the registry's format) and read in epoch milliseconds.
       const where = plan.occurredAt;
       let millis: number | undefined;
       if ('group' in where) {
         const value = groups[where.group] as string;
-        millis = dateTimeMillisAt(value, 0, value.length);
+        millis = value.length > plan.occurredAtMax ? undefined : dateTimeMillisAt(value, 0, value.length);
       } else {
         let start = at + where.offset;
         for (const group of where.after) start += (groups[group] as string).length;
-        millis = dateTimeMillisAt(text, start, text.indexOf('"', start));
+        const stop = text.indexOf('"', start);
+        millis = stop - start > plan.occurredAtMax ? undefined : dateTimeMillisAt(text, start, stop);
       }
       if (millis === undefined) return -1;
       this.occurredMs = millis;
       this.last = index;
       this.eventType = plan.type;
-      this.eventId = groups[plan.eventIdGroup] as string;
-      this.userId = groups[plan.userIdGroup] as string;
+      this.eventId = eventId;
+      this.userId = userId;
       return end;
     }
     return -1;
