@@ -384,32 +384,32 @@ class Decisions {
   }
 
   /**
-   * Takes an event the fast path matched (patterns holds its envelope; its text is `raw`, at
-   * `start` of a body whose bytes are its characters when `copyBytes`); a problem becomes a rejection.
+   * Takes an event the fast path matched (patterns holds its envelope): characters [start, end)
+   * of `text`, which are also its bytes in the body when `copyBytes`; a problem becomes a rejection.
    */
-  takeMatched(index: number, raw: string, start: number, copyBytes: boolean, line?: number): void {
+  takeMatched(
+    index: number,
+    text: string,
+    start: number,
+    end: number,
+    copyBytes: boolean,
+    line?: number,
+  ): void {
     let stored = '';
     let size: number;
     if (copyBytes) {
-      size = raw.length - 1 + this.suffix.length;
+      size = end - start - 1 + this.suffix.length;
     } else {
-      stored = `${raw.slice(0, -1)}${this.suffixText}`;
+      stored = `${text.slice(start, end - 1)}${this.suffixText}`;
       size = Buffer.byteLength(stored, 'utf8');
     }
     const eventType = patterns.eventType as EventType;
     const eventId = patterns.eventId;
-    const problem = this.take(
-      index,
-      eventType,
-      eventId,
-      patterns.userId,
-      patterns.occurredMs,
-      stored,
-      size,
-      start,
-    );
+    const occurredMs = patterns.occurredMs;
+    const problem = this.take(index, eventType, eventId, patterns.userId, occurredMs, stored, size, start);
     if (problem !== undefined) {
-      this.reject(index, [problem], raw, { event_id: eventId, event_type: eventType }, line);
+      const value = { event_id: eventId, event_type: eventType };
+      this.reject(index, [problem], text.slice(start, end), value, line);
     }
   }
 
@@ -438,7 +438,7 @@ class Decisions {
         // The event's bytes up to (not including) its closing brace, then the suffix.
         const from = copyFrom[k] as number;
         body.copy(out, at, from, from + size - suffix.length);
-        out.set(suffix, at + size - suffix.length);
+        suffix.copy(out, at + size - suffix.length);
       } else {
         out.write(stored, at, size, 'utf8');
       }
@@ -505,7 +505,7 @@ function decideJsonText(text: string, copyBytes: boolean, maxEvents: number, dec
     if (index === maxEvents) return -1;
     let end = patterns.match(text, at);
     if (end >= 0) {
-      decisions.takeMatched(index, text.slice(at, end), at, copyBytes);
+      decisions.takeMatched(index, text, at, end, copyBytes);
     } else {
       end = skipValue(text, at);
       if (end < 0) return -1;
@@ -545,7 +545,7 @@ function decideNdjson(text: string, bytes: Buffer, maxEvents: number, decisions:
   lineTexts.forEach((raw, index) => {
     const line = lines[index] as number;
     if (patterns.match(raw, 0) === raw.length) {
-      decisions.takeMatched(index, raw, -1, false, line);
+      decisions.takeMatched(index, raw, 0, raw.length, false, line);
       return;
     }
     let value: unknown;
