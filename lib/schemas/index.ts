@@ -58,6 +58,23 @@ function testOf(schema: TObject, check: TypeCheck<TObject>): (value: unknown) =>
   return compileCheck(schema) ?? ((value) => check.Check(value));
 }
 
+/** An entry whose checks are compiled when first used (a function that never validates stored events never compiles them). */
+function lazyEntry(schema: TObject): Entry {
+  let check: TypeCheck<TObject> | undefined;
+  let test: ((value: unknown) => boolean) | undefined;
+  return {
+    schema,
+    get check() {
+      check ??= TypeCompiler.Compile(schema);
+      return check;
+    },
+    get test() {
+      test ??= testOf(schema, this.check);
+      return test;
+    },
+  };
+}
+
 function buildTables(): { client: Table; stored: Table } {
   const client: Table = new Map();
   const stored: Table = new Map();
@@ -67,15 +84,8 @@ function buildTables(): { client: Table; stored: Table } {
     const storedVersions = new Map<number, Entry>();
     for (const [key, schema] of Object.entries(versions)) {
       const version = Number(key);
-      const storedOne = storedSchema(schema);
-      const clientCheck = TypeCompiler.Compile(schema);
-      const storedCheck = TypeCompiler.Compile(storedOne);
-      clientVersions.set(version, { schema, check: clientCheck, test: testOf(schema, clientCheck) });
-      storedVersions.set(version, {
-        schema: storedOne,
-        check: storedCheck,
-        test: testOf(storedOne, storedCheck),
-      });
+      clientVersions.set(version, lazyEntry(schema));
+      storedVersions.set(version, lazyEntry(storedSchema(schema)));
     }
     client.set(type, clientVersions);
     stored.set(type, storedVersions);
@@ -83,7 +93,8 @@ function buildTables(): { client: Table; stored: Table } {
   return { client, stored };
 }
 
-// Compiled once at module load: the hot path only looks up and runs a generated function.
+// Built once at module load; the checks are compiled on first use, then the hot path only looks up
+// and runs a generated function.
 const tables = buildTables();
 
 /** Every (type, version) of a table with its schema, for compileTableCheck. */
@@ -93,11 +104,18 @@ function entriesOf(table: Table): TableEntry[] {
   );
 }
 
-/** The whole of a table's lookup and check in one function, when the schemas allow it; the slow path explains. */
-const quickChecks = {
-  client: compileTableCheck(entriesOf(tables.client)),
-  stored: compileTableCheck(entriesOf(tables.stored)),
-};
+type Quick = ((value: unknown) => boolean) | undefined;
+
+/** The whole of a table's lookup and check in one function, when the schemas allow it (compiled on first use); the slow path explains. */
+function quickCheck(table: Table): () => Quick {
+  let compiled: { quick: Quick } | undefined;
+  return () => {
+    compiled ??= { quick: compileTableCheck(entriesOf(table)) };
+    return compiled.quick;
+  };
+}
+
+const quickChecks = { client: quickCheck(tables.client), stored: quickCheck(tables.stored) };
 
 const KNOWN_TYPES = EVENT_TYPES.join(', ');
 const CLIENT_HINTS: ObjectHints = {
@@ -161,12 +179,12 @@ function validate<T>(
 
 /** Validates one event as sent by a client (hot path of collect). Unknown fields are rejected. */
 export function validateClientEvent(input: unknown): ValidationResult<ClientEvent> {
-  return validate<ClientEvent>(input, tables.client, CLIENT_HINTS, quickChecks.client);
+  return validate<ClientEvent>(input, tables.client, CLIENT_HINTS, quickChecks.client());
 }
 
 /** Validates one event as stored by collect (with received_at and request_id), e.g. in the formatter. */
 export function validateStoredEvent(input: unknown): ValidationResult<StoredEvent> {
-  return validate<StoredEvent>(input, tables.stored, {}, quickChecks.stored);
+  return validate<StoredEvent>(input, tables.stored, {}, quickChecks.stored());
 }
 
 /**

@@ -1,5 +1,5 @@
 import { FormatRegistry, Kind, type TObject, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { dateTimeMillisAt } from './formats';
 
 /**
@@ -257,9 +257,11 @@ class Compiler {
       case 'Record': {
         // A flat map, then checked as parsed: JSON.parse + TypeBox, and written as JSON.stringify
         // would write it (which also rules out a key given twice or keys JSON.parse reorders).
-        const check = TypeCompiler.Compile(schema);
+        // Compiled on first use: most events carry no map.
+        let check: TypeCheck<TSchema> | undefined;
         return this.capture(FLAT_MAP, (text) => {
           const value: unknown = JSON.parse(text);
+          check ??= TypeCompiler.Compile(schema);
           return JSON.stringify(value) === text && check.Check(value);
         })[0];
       }
