@@ -1,5 +1,6 @@
 /**
- * The collect handler's work on one request from the moment it has the body to the SDK calls,
+ * The collect handler's work on one request from the moment it has the body to the SDK calls
+ * (handleRequest), and the validation plus serialization part of it (validateAndSerialize),
  * for bench/collect.ts, which bundles this file with the deployed esbuild settings. It follows
  * functions/collect/collect.ts step for step (keep the two in step): the body as API Gateway
  * hands it over, decoded and validated by prepareRequest, then the writers cut the batches and
