@@ -10,7 +10,8 @@ import { dateTimeMillisAt } from './formats';
  * (optional ones may be left out), no whitespace, strings without escapes or control characters,
  * integers in canonical form. The expression checks the literals, enums, lengths and UUIDs itself;
  * what a regular expression cannot (other formats, patterns, number bounds, maps) is checked on
- * the captured text after the match. The regular expression engine runs as native code: this is
+ * the captured text after the match. (Long strings' maximum lengths are left out of the
+ * expression, which makes it much faster, and proven from the match's length, see Plan.slack.) The regular expression engine runs as native code: this is
  * much cheaper than JSON.parse plus a check of the parsed value, and it gives the event's exact
  * extent in the text, so collect stores the client's own bytes instead of serializing again.
  *
@@ -160,9 +161,9 @@ class Compiler {
   groups = 0;
   readonly residuals: Residual[] = [];
   /**
-   * Slack fields of a relaxed expression: long strings written without their maximum length
-   * (irregexp runs `{n,}` much faster than `{n,m}`); `maxExtra` is the most characters the field
-   * may hold beyond its minimum. See Plan.slack.
+   * For each long string a relaxed expression writes without its maximum length (irregexp runs
+   * `{n,}` much faster than `{n,m}`), the most characters it may hold beyond its minimum. See
+   * Plan.slack.
    */
   readonly slack: number[] = [];
 
@@ -300,8 +301,6 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
   let minimal = 2;
   const groups: Record<string, number> = {};
   const members: string[] = [];
-  // The length of every member so far when it is fixed (see Plan.typeOffset), else -1.
-  let fixed = 1;
   let typeOffset = -1;
   // Where the next member starts: a constant plus the lengths of captured values before it, while known.
   let position: { offset: number; after: number[] } | undefined = { offset: 1, after: [] };
@@ -314,11 +313,8 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
       }
       const key = `"${escapeRegExp(name)}":`;
       const separator = members.length === 0 ? 0 : 1;
-      if (name === 'event_type' && fixed >= 0) typeOffset = fixed + separator + name.length + 3;
-      if (fixed >= 0) {
-        const length = fixedLength(field);
-        fixed =
-          length === undefined || !required.has(name) ? -1 : fixed + separator + name.length + 3 + length;
+      if (name === 'event_type' && position !== undefined && position.after.length === 0) {
+        typeOffset = position.offset + separator + name.length + 3;
       }
       const envelope = (ENVELOPE as readonly string[]).includes(name);
       if (envelope) {
@@ -401,7 +397,8 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
 /**
  * Matches events in JSON text against every schema of a table that has a fast path. After
  * `match` answers an end, `eventType`, `eventId`, `userId` and `occurredMs` (occurred_at in
- * epoch milliseconds, as dateTimeMillis reads it) hold the event's envelope. One instance serves every event; the schema that matched last is tried first.
+ * epoch milliseconds, as dateTimeMillis reads it) hold the event's envelope. One instance serves
+ * every event; the schema that matched last is tried first.
  */
 export class EventPatterns {
   private readonly plans: Plan[] = [];
