@@ -15,7 +15,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { putToFirehose } from '../lib/aws/firehose';
 import { putToKinesis } from '../lib/aws/kinesis';
 import { putQuarantine } from '../lib/aws/quarantine';
-import { type CollectLimits, prepareRequest, requestBody } from '../lib/domain/collect';
+import { type CollectLimits, type PreparedRequest, prepareRequest, requestBody } from '../lib/domain/collect';
 import { type QuarantineContext, quarantineKey, rejectionLines } from '../lib/domain/collect-quarantine';
 
 /** One POST /v1/events as the Lambda receives it (API Gateway HTTP API, payload 2.0). */
@@ -46,6 +46,11 @@ const s3 = { send: () => sent({}) } as unknown as S3Client;
  * how many events the request had.
  */
 export function validateAndSerialize(request: ApiRequest, limits: CollectLimits, receivedAt: Date): number {
+  return prepare(request, limits, receivedAt).eventCount;
+}
+
+/** requestBody + prepareRequest on one request, as collect.ts calls them. */
+function prepare(request: ApiRequest, limits: CollectLimits, receivedAt: Date): PreparedRequest {
   const { bytes: body, text } = requestBody(request.body, request.isBase64Encoded);
   return prepareRequest(
     {
@@ -57,7 +62,7 @@ export function validateAndSerialize(request: ApiRequest, limits: CollectLimits,
       requestId: request.requestId,
     },
     limits,
-  ).eventCount;
+  );
 }
 
 /**
@@ -71,18 +76,7 @@ export async function handleRequest(
   receivedAt: Date,
 ): Promise<{ events: number; rejected: number; ms: number }> {
   const start = performance.now();
-  const { bytes: body, text } = requestBody(request.body, request.isBase64Encoded);
-  const prepared = prepareRequest(
-    {
-      body,
-      text,
-      contentType: 'application/json',
-      contentEncoding: request.contentEncoding,
-      receivedAt,
-      requestId: request.requestId,
-    },
-    limits,
-  );
+  const prepared = prepare(request, limits, receivedAt);
   const deadline = Date.now() + 10_000;
   const quarantine: QuarantineContext = {
     requestId: request.requestId,
