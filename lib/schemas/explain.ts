@@ -1,4 +1,5 @@
 import { KindGuard, type TSchema, type TUnion } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { isDateTime, isUuid } from './formats';
 import { INT32_MAX } from './registry';
 
@@ -143,6 +144,29 @@ export interface ObjectHints {
 
 const DEFAULT_UNKNOWN = 'unknown field; add it to the schema (optional) or publish a new version';
 
+/** An object schema's fields and required set, read once per schema. */
+interface ObjectShape {
+  fields: [string, TSchema][];
+  required: Set<string>;
+  properties: Record<string, TSchema>;
+}
+
+const shapes = new WeakMap<TSchema, ObjectShape>();
+
+function shapeOf(schema: TSchema): ObjectShape {
+  let shape = shapes.get(schema);
+  if (shape === undefined) {
+    const properties = (schema.properties ?? {}) as Record<string, TSchema>;
+    shape = {
+      fields: Object.entries(properties),
+      required: new Set<string>((schema.required as string[] | undefined) ?? []),
+      properties,
+    };
+    shapes.set(schema, shape);
+  }
+  return shape;
+}
+
 /** Appends one error per problem of an object value against an object schema, in schema field order. */
 export function explainObject(
   schema: TSchema,
@@ -151,13 +175,13 @@ export function explainObject(
   out: FieldError[],
   hints: ObjectHints = {},
 ): void {
-  const properties = (schema.properties ?? {}) as Record<string, TSchema>;
-  const required = new Set<string>((schema.required as string[] | undefined) ?? []);
-  for (const [key, fieldSchema] of Object.entries(properties)) {
-    if (!Object.hasOwn(value, key) || value[key] === undefined) {
+  const { fields, required, properties } = shapeOf(schema);
+  for (const [key, fieldSchema] of fields) {
+    const field = Object.hasOwn(value, key) ? value[key] : undefined;
+    if (field === undefined) {
       if (required.has(key)) out.push({ path: pointer(path, key), message: 'is required' });
-    } else {
-      explainValue(fieldSchema, value[key], pointer(path, key), out);
+    } else if (!conforms(fieldSchema, field)) {
+      explainValue(fieldSchema, field, pointer(path, key), out);
     }
   }
   if (schema.additionalProperties === false) {
@@ -169,8 +193,23 @@ export function explainObject(
   }
 }
 
+/** Compiled checks of the field schemas explained so far (compiled on first use). */
+const fieldChecks = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
+/** True when `value` conforms to `schema`, by TypeBox's compiled check: nothing to explain then. */
+function conforms(schema: TSchema, value: unknown): boolean {
+  let check = fieldChecks.get(schema);
+  if (check === undefined) {
+    check = TypeCompiler.Compile(schema);
+    fieldChecks.set(schema, check);
+  }
+  return check.Check(value);
+}
+
 /** Appends the problems of `value` against `schema` to `out`; nothing when it conforms. */
 export function explainValue(schema: TSchema, value: unknown, path: string, out: FieldError[]): void {
+  // Most fields of a rejected event are fine: one compiled check instead of building messages.
+  if (conforms(schema, value)) return;
   if (KindGuard.IsString(schema)) {
     explainString(schema, value, path, out);
   } else if (KindGuard.IsInteger(schema) || KindGuard.IsNumber(schema)) {
