@@ -58,7 +58,10 @@ export interface Rejection {
   /** 1-based line number (NDJSON only). */
   line?: number;
   errors: FieldError[];
-  /** The event's original JSON text (NDJSON: its line). */
+  /**
+   * The event's JSON text as the client wrote it (NDJSON: its line); as JSON.stringify writes it
+   * only for a body of an unusual shape (e.g. a repeated "events" key), which is read whole.
+   */
   raw: string;
 }
 
