@@ -7,6 +7,7 @@ import S3rver from 's3rver';
 import accounts from 's3rver/lib/models/account';
 import type { DataDirLayout } from './data-dir';
 import { LocalStackStartError } from './errors';
+import { type FilesystemStoreLike, makeObjectWritesAtomic } from './s3/atomic-puts';
 import { AwsChunkedDecoder, isAwsChunked } from './s3/aws-chunked';
 import type { ObjectChange } from './s3/events';
 
@@ -96,6 +97,7 @@ interface RequestInfo {
 
 async function startS3(host: string, port: number, directory: string, onChange: (c: ObjectChange) => void) {
   const server = new S3rver({ address: host, port, directory, silent: true });
+  makeObjectWritesAtomic((server as unknown as { store: FilesystemStoreLike }).store);
   const requests = new AsyncLocalStorage<RequestInfo>();
   // Runs first for every request: remembers what the request was (for the event name), and decodes
   // `aws-chunked` bodies, which s3rver would otherwise store framing and all.

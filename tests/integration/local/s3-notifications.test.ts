@@ -201,4 +201,35 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
     expect(saved.error).toContain('cannot parse poison');
     expect(saved.event.Records[0].s3.object.key).toBe('raw/poison.json');
   });
+
+  it('shows an object only whole: a reader during the PUT, and the function the PUT starts, read every byte', async () => {
+    // Prepare: 8 MiB, so that writing it takes long enough for a reader to look in between.
+    const body = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const seenByFunction: number[] = [];
+    onRawObject.behaviour = async (event: S3Event) => {
+      const key = decodeURIComponent(event.Records[0]?.s3.object.key.replace(/\+/g, ' ') ?? '');
+      seenByFunction.push((await readObject(clients.s3, FIXTURE.bucket, key)).length);
+    };
+    const seenByReader: number[] = [];
+    let writing = true;
+    const reader = (async () => {
+      while (writing) {
+        try {
+          seenByReader.push((await readObject(clients.s3, FIXTURE.bucket, 'raw/big.json')).length);
+        } catch (error) {
+          if ((error as Error).name !== 'NoSuchKey') throw error;
+        }
+      }
+    })();
+
+    // Act
+    await put('raw/big.json', body);
+    await eventually('the function to read raw/big.json', () => seenByFunction.length > 0);
+    writing = false;
+    await reader;
+
+    // Assess
+    expect(seenByFunction).toEqual([body.length]);
+    expect(seenByReader.filter((length) => length !== body.length)).toEqual([]);
+  });
 });
