@@ -27,8 +27,13 @@ import { dateTimeMillisAt } from './formats';
  * required field gets no fast path; in an optional field, events that carry it take the slow one.
  */
 
-/** A character of a JSON string that JSON.stringify writes as is (no quote, backslash or control character). */
-const CHAR = '[^"\\\\\\x00-\\x1f]';
+/**
+ * A UTF-16 code unit of a JSON string that JSON.stringify writes as is: no quote, backslash or
+ * control character, and no lone surrogate (JSON.stringify escapes those; each half of a pair is
+ * one code unit, as TypeBox counts lengths).
+ */
+const CHAR =
+  '(?:[^"\\\\\\x00-\\x1f\\ud800-\\udfff]|[\\ud800-\\udbff](?=[\\udc00-\\udfff])|(?<=[\\ud800-\\udbff])[\\udc00-\\udfff])';
 const HEX = '[0-9a-fA-F]';
 const UUID = `${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}`;
 /** An integer as JSON.stringify writes it, within the range where every integer is exact. */
