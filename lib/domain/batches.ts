@@ -73,3 +73,53 @@ export function cutBatches<T extends BatchRecord>(records: readonly T[], limits:
   if (current.length > 0) batches.push(current);
   return batches;
 }
+
+/** Records packed into one: their data end to end, in order (each ends with "\n"), and who they are. */
+export interface PackedRecord<T extends BatchRecord> extends BatchRecord {
+  members: T[];
+}
+
+/** Whether `b` starts in memory exactly where `a` ends. */
+function adjacent(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
+}
+
+/**
+ * Packs records, in order, into the fewest records of at most `maxBytes` each: a packed record's
+ * data is its members' data end to end (a view when they already lie end to end in memory, else a
+ * copy). A record alone over `maxBytes` is packed alone (cutBatches then names it). The packed
+ * record carries its first member's index and event_id, for messages.
+ */
+export function packRecords<T extends BatchRecord>(
+  records: readonly T[],
+  maxBytes: number,
+): PackedRecord<T>[] {
+  const packed: PackedRecord<T>[] = [];
+  let members: T[] = [];
+  let bytes = 0;
+  const close = () => {
+    const [first] = members;
+    if (first === undefined) return;
+    let data: Uint8Array = first.data;
+    let contiguous = true;
+    for (let i = 1; i < members.length; i++) {
+      if (!adjacent((members[i - 1] as T).data, (members[i] as T).data)) contiguous = false;
+    }
+    if (members.length > 1) {
+      data = contiguous
+        ? new Uint8Array(first.data.buffer, first.data.byteOffset, bytes)
+        : Buffer.concat(members.map((m) => m.data));
+    }
+    packed.push({ index: first.index, eventId: first.eventId, userId: first.userId, data, members });
+    members = [];
+    bytes = 0;
+  };
+  for (const record of records) {
+    const size = record.data.byteLength;
+    if (members.length > 0 && bytes + size > maxBytes) close();
+    members.push(record);
+    bytes += size;
+  }
+  close();
+  return packed;
+}

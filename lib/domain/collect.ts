@@ -427,16 +427,27 @@ class Decisions {
     this.result.rejected.push(rejected);
   }
 
-  /** Writes every accepted record into one buffer (each record gets its own view) and answers the outcome. */
+  /**
+   * Writes every accepted record into one buffer (each record gets its own view) and answers the
+   * outcome. The events for Firehose come first and the clicks after them, each in request order,
+   * so each stream's records lie end to end (packRecords then packs them without copying).
+   */
   finish(eventCount: number, body: Buffer): PreparedRequest {
     const { accepted, sizes, serialized, copyFrom, suffix } = this;
     let total = 0;
-    for (const size of sizes) total += size;
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
+    let clicksAt = 0;
     for (let k = 0; k < accepted.length; k++) {
       const size = sizes[k] as number;
+      total += size;
+      if ((accepted[k] as PreparedRecord).eventType !== 'click') clicksAt += size;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let eventsAt = 0;
+    for (let k = 0; k < accepted.length; k++) {
+      const record = accepted[k] as PreparedRecord;
+      const size = sizes[k] as number;
       const stored = serialized[k] as string;
+      const at = record.eventType === 'click' ? clicksAt : eventsAt;
       if (stored === '') {
         // The event's bytes up to (not including) its closing brace, then the suffix.
         const from = copyFrom[k] as number;
@@ -445,8 +456,9 @@ class Decisions {
       } else {
         out.write(stored, at, size, 'utf8');
       }
-      (accepted[k] as PreparedRecord).data = out.subarray(at, at + size);
-      at += size;
+      record.data = out.subarray(at, at + size);
+      if (record.eventType === 'click') clicksAt += size;
+      else eventsAt += size;
     }
     this.result.eventCount = eventCount;
     return this.result;

@@ -3,6 +3,7 @@ import {
   cutBatches,
   FIREHOSE_BATCH_LIMITS,
   KINESIS_BATCH_LIMITS,
+  packRecords,
   RecordTooLargeError,
 } from '../../../lib/domain/batches';
 
@@ -111,5 +112,57 @@ describe('cutBatches for Kinesis PutRecords', () => {
     expect(() => cutBatches(input, KINESIS_BATCH_LIMITS)).toThrow(
       'event e-0 (index 0) is 1048581 bytes; the per-record limit is 1048576 bytes',
     );
+  });
+});
+
+describe('packRecords', () => {
+  const line = (id: number) => Buffer.from(`{"n":${id}}\n`);
+  const record = (index: number, data: Uint8Array) => ({ index, eventId: `e-${index}`, userId: 'u', data });
+
+  it('packs records in order into the fewest of at most maxBytes, each the lines end to end', () => {
+    // Prepare: 8-byte lines, 20 bytes hold two.
+    const records = [0, 1, 2, 3, 4].map((i) => record(i, line(i)));
+
+    // Act
+    const packed = packRecords(records, 20);
+
+    // Assess
+    expect(packed.map((p) => Buffer.from(p.data).toString())).toEqual([
+      '{"n":0}\n{"n":1}\n',
+      '{"n":2}\n{"n":3}\n',
+      '{"n":4}\n',
+    ]);
+    expect(packed.map((p) => [p.index, p.members.map((m) => m.index)])).toEqual([
+      [0, [0, 1]],
+      [2, [2, 3]],
+      [4, [4]],
+    ]);
+  });
+
+  it('packs records that already lie end to end as a view of their memory, others as a copy', () => {
+    // Prepare
+    const shared = Buffer.from('{"n":0}\n{"n":1}\n');
+    const adjacent = [record(0, shared.subarray(0, 8)), record(1, shared.subarray(8, 16))];
+    const apart = [record(0, line(0)), record(1, line(1))];
+
+    // Act
+    const [view] = packRecords(adjacent, 100);
+    const [copy] = packRecords(apart, 100);
+
+    // Assess
+    expect(view?.data.buffer).toBe(shared.buffer);
+    expect(Buffer.from(view?.data ?? []).toString()).toBe('{"n":0}\n{"n":1}\n');
+    expect(Buffer.from(copy?.data ?? []).toString()).toBe('{"n":0}\n{"n":1}\n');
+  });
+
+  it('packs a record over maxBytes alone, for cutBatches to name', () => {
+    // Act
+    const packed = packRecords(
+      [record(0, line(0)), record(1, Buffer.alloc(50, 'x')), record(2, line(2))],
+      20,
+    );
+
+    // Assess
+    expect(packed.map((p) => p.members.map((m) => m.index))).toEqual([[0], [1], [2]]);
   });
 });

@@ -52,12 +52,22 @@ async function invoke(event: APIGatewayProxyEventV2, run: Handler = handler) {
   return { ...response, json: JSON.parse(response.body ?? '{}') };
 }
 
-/** Records Firehose would store, decoded from every PutRecordBatch call. */
+/** The lines of one Firehose record (collect packs events into records, one line each). */
+function recordLines(data: Uint8Array | undefined): Record<string, unknown>[] {
+  const text = Buffer.from(data as Uint8Array).toString('utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => JSON.parse(line));
+}
+
+/** Events Firehose would store, decoded from every record of every PutRecordBatch call. */
 function firehoseRecords(): Record<string, unknown>[] {
   return firehoseMock
     .commandCalls(PutRecordBatchCommand)
     .flatMap((c) => c.args[0].input.Records ?? [])
-    .map((r) => JSON.parse(Buffer.from(r.Data as Uint8Array).toString('utf8')));
+    .flatMap((r) => recordLines(r.Data));
 }
 
 /** The lines of the one quarantine object written. */
@@ -407,23 +417,23 @@ describe('When a request is refused as a whole', () => {
 });
 
 describe('When the streams refuse some records', () => {
-  it('retries only the refused records and answers 202 once they are in', async () => {
+  it('packs the events for Firehose into one record, retries it when refused, and answers 202 once it is in', async () => {
     // Prepare
     firehoseMock
       .on(PutRecordBatchCommand)
       .callsFakeOnce((input: PutRecordBatchCommandInput) => ({
-        FailedPutCount: 2,
-        RequestResponses: input.Records?.map((_, i) =>
-          i === 1 || i === 4
-            ? { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' }
-            : { RecordId: 'r' },
-        ),
+        FailedPutCount: input.Records?.length,
+        RequestResponses: input.Records?.map(() => ({
+          ErrorCode: 'ServiceUnavailableException',
+          ErrorMessage: 'Slow down.',
+        })),
       }))
       .callsFake((input: PutRecordBatchCommandInput) => ({
         FailedPutCount: 0,
         RequestResponses: input.Records?.map(() => ({ RecordId: 'r' })),
       }));
     const event = httpEvent('valid-batch');
+    const sent = bodyEvents(event);
 
     // Act
     const response = await invoke(event);
@@ -431,20 +441,22 @@ describe('When the streams refuse some records', () => {
     // Assess
     expect(response.statusCode).toBe(202);
     expect(response.json.accepted).toBe(9);
-    const firstCall = firehoseMock.commandCalls(PutRecordBatchCommand)[0]?.args[0].input.Records ?? [];
-    expect(firehoseMock).toHaveReceivedCommandTimes(PutRecordBatchCommand, 2);
-    expect(firehoseMock).toHaveReceivedNthCommandWith(2, PutRecordBatchCommand, {
-      Records: [firstCall[1], firstCall[4]],
-    });
+    const calls = firehoseMock.commandCalls(PutRecordBatchCommand).map((c) => c.args[0].input.Records ?? []);
+    expect(calls.map((records) => records.length)).toEqual([1, 1]);
+    expect(calls[1]?.[0]).toEqual(calls[0]?.[0]);
+    expect(recordLines(calls[1]?.[0]?.Data).map((e) => e.event_id)).toEqual(
+      sent.filter((e) => e.event_type !== 'click').map((e) => e.event_id),
+    );
   });
 
   it('answers 503 listing exactly the events still refused after the retries', async () => {
-    // Prepare: one impression and one click are refused on every attempt.
+    // Prepare: Firehose refuses every attempt at the record holding sent[2] (so all the events packed
+    // with it), Kinesis every attempt at the click sent[8].
     const event = httpEvent('valid-batch');
     const sent = bodyEvents(event);
     const refusedIds = new Set([sent[2]?.event_id, sent[8]?.event_id]);
     const refusedNow = (data: Uint8Array | undefined) =>
-      refusedIds.has(JSON.parse(Buffer.from(data as Uint8Array).toString('utf8')).event_id);
+      recordLines(data).some((line) => refusedIds.has(line.event_id));
     firehoseMock.on(PutRecordBatchCommand).callsFake((input: PutRecordBatchCommandInput) => ({
       FailedPutCount: input.Records?.filter((r) => refusedNow(r.Data)).length,
       RequestResponses: input.Records?.map((r) =>
@@ -466,23 +478,28 @@ describe('When the streams refuse some records', () => {
     const response = await invoke(event);
 
     // Assess
+    const packed = sent.flatMap((e, index) => (e.event_type === 'click' ? [] : [{ index, event: e }]));
     expect(response.statusCode).toBe(503);
     expect(response.headers).toMatchObject({ 'retry-after': '1' });
     expect(response.json).toEqual({
-      accepted: 7,
+      accepted: 9 - packed.length - 1,
       rejected: [],
       failed: [
-        { index: 2, event_id: sent[2]?.event_id, reason: 'ServiceUnavailableException: Slow down.' },
+        ...packed.map(({ index, event: e }) => ({
+          index,
+          event_id: e.event_id,
+          reason: 'ServiceUnavailableException: Slow down.',
+        })),
         {
           index: 8,
           event_id: sent[8]?.event_id,
           reason: 'ProvisionedThroughputExceededException: Rate exceeded for shard',
         },
-      ],
+      ].sort((a, b) => a.index - b.index),
       request_id: CONTEXT_REQUEST_ID,
-      message: '2 of 9 events could not be stored; send the events listed in "failed" again',
+      message: `${packed.length + 1} of 9 events could not be stored; send the events listed in "failed" again`,
     });
-    expect(metric('Failed')).toEqual({ impression: 1, click: 1 });
+    expect(metric('Failed')).toEqual({ impression: 2, ad_impression: 2, action: 2, click: 1 });
     const resentToKinesis = kinesisMock.commandCalls(PutRecordsCommand).slice(1);
     expect(resentToKinesis.length).toBeGreaterThan(0);
     for (const call of resentToKinesis)

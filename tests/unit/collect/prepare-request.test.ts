@@ -614,3 +614,23 @@ describe('prepareRequest on the fast and the slow path', () => {
     expect(error.message).toMatch(/^body is not valid JSON: .*position/);
   });
 });
+
+describe('prepareRequest record layout', () => {
+  it('lays the events for Firehose end to end, then the clicks, so a packed record needs no copy', () => {
+    // Prepare
+    const events = [impression(), click(), impression(), click(), impression()];
+
+    // Act
+    const prepared = prepareRequest(input(jsonBody(events)), LIMITS);
+
+    // Assess
+    for (const list of [prepared.events, prepared.clicks]) {
+      for (let i = 1; i < list.length; i++) {
+        const previous = list[i - 1]?.data as Buffer;
+        expect(list[i]?.data.buffer).toBe(previous.buffer);
+        expect(list[i]?.data.byteOffset).toBe(previous.byteOffset + previous.byteLength);
+      }
+    }
+    expect(prepared.events.map((r) => r.index)).toEqual([0, 2, 4]);
+  });
+});
