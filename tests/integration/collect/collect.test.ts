@@ -3,21 +3,13 @@ import { gzipSync } from 'node:zlib';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { eventually } from '../local/harness';
-import { API_KEY, BUCKET, type Platform, startPlatform } from './platform';
+import { API_KEY, BUCKET, usePlatform } from './platform';
 
 /**
  * The collect path end to end on the embedded stack: HTTP through serverless-offline into the collect
  * handler, then the local Firehose and kinesalite, landing gzip objects in s3rver.
  */
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform();
-}, 180_000);
-
-afterAll(async () => {
-  await platform?.stop();
-});
+const platform = usePlatform();
 
 // ------------------------------------------------------------------ helpers
 

@@ -62,3 +62,34 @@ export async function startPlatform(): Promise<Platform> {
     },
   };
 }
+
+/**
+ * The platform of a test file: started before its tests, stopped after them. The answer reads
+ * through to the started platform, so it is usable from beforeAll on.
+ */
+export function usePlatform(): Platform {
+  let started: Platform | undefined;
+  beforeAll(async () => {
+    started = await startPlatform();
+  }, 180_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const get = (): Platform => {
+    if (started === undefined) throw new Error('the platform is started in beforeAll');
+    return started;
+  };
+  return {
+    get stack() {
+      return get().stack;
+    },
+    get clients() {
+      return get().clients;
+    },
+    get url() {
+      return get().url;
+    },
+    jsonLines: (prefix) => get().jsonLines(prefix),
+    stop: () => get().stop(),
+  };
+}

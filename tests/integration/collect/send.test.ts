@@ -1,19 +1,11 @@
 import { sendEvents } from '../../../cli/commands/send';
-import { API_KEY, type Platform, startPlatform } from './platform';
+import { API_KEY, usePlatform } from './platform';
 
 /**
  * `logbase send` with generated traffic against the whole local platform: what the summary says must be
  * exactly what lands in the bucket.
  */
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform();
-}, 180_000);
-
-afterAll(async () => {
-  await platform?.stop();
-});
+const platform = usePlatform();
 
 describe('When logbase send posts generated traffic with 5% broken events to the local stack', () => {
   it('lands every accepted event exactly once and quarantines every rejected one', async () => {

@@ -5,19 +5,14 @@ import {
   PutRecordCommand,
 } from '@aws-sdk/client-firehose';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import type { LocalStack } from '../../../local/stack';
 import {
-  clientsFor,
-  destroyClients,
   eventually,
   FIXTURE,
   fixtureInvoker,
   Invocations,
   listKeys,
   readGzipText,
-  removeDir,
-  startFixtureStack,
-  tempDataDir,
+  useFixtureStack,
 } from './harness';
 
 const KIB = 1024;
@@ -34,12 +29,10 @@ function expectFirehoseKey(key: string, prefix: 'direct' | 'from-stream', stream
 }
 
 describe('the local Firehose (fixture: direct 1 s / 1 MiB, bulk 900 s / 1 MiB, from-stream)', () => {
-  let dataDir: string;
-  let stack: LocalStack;
-  let clients: ReturnType<typeof clientsFor>;
+  const local = useFixtureStack({ invoker: fixtureInvoker(new Invocations(), new Invocations()) });
 
   const putBatch = (stream: string, records: (string | Buffer)[]) =>
-    clients.firehose.send(
+    local.clients.firehose.send(
       new PutRecordBatchCommand({
         DeliveryStreamName: stream,
         Records: records.map((r) => ({ Data: typeof r === 'string' ? Buffer.from(r) : r })),
@@ -48,27 +41,12 @@ describe('the local Firehose (fixture: direct 1 s / 1 MiB, bulk 900 s / 1 MiB, f
   /** The texts of every object under a prefix, once there is at least one. */
   const deliveredUnder = (prefix: string) =>
     eventually(`an object under ${prefix}`, async () => {
-      const keys = await listKeys(clients.s3, FIXTURE.bucket, prefix);
+      const keys = await listKeys(local.clients.s3, FIXTURE.bucket, prefix);
       if (keys.length === 0) return undefined;
       return Promise.all(
-        keys.map(async (key) => ({ key, text: await readGzipText(clients.s3, FIXTURE.bucket, key) })),
+        keys.map(async (key) => ({ key, text: await readGzipText(local.clients.s3, FIXTURE.bucket, key) })),
       );
     });
-
-  beforeAll(async () => {
-    dataDir = await tempDataDir();
-    stack = await startFixtureStack({
-      dataDir,
-      invoker: fixtureInvoker(new Invocations(), new Invocations()),
-    });
-    clients = clientsFor(stack);
-  });
-
-  afterAll(async () => {
-    destroyClients(clients);
-    await stack?.stop();
-    await removeDir(dataDir);
-  });
 
   it('delivers PutRecordBatch records as one gzip object, concatenated as sent, under the evaluated prefix', async () => {
     // Act
@@ -105,7 +83,7 @@ describe('the local Firehose (fixture: direct 1 s / 1 MiB, bulk 900 s / 1 MiB, f
     const texts = Array.from({ length: 20 }, (_, i) => `click-${String(i).padStart(2, '0')}\n`);
 
     // Act
-    await clients.kinesis.send(
+    await local.clients.kinesis.send(
       new PutRecordsCommand({
         StreamName: FIXTURE.stream,
         Records: texts.map((t, i) => ({ Data: Buffer.from(t), PartitionKey: `user-${i}` })),
@@ -125,7 +103,7 @@ describe('the local Firehose (fixture: direct 1 s / 1 MiB, bulk 900 s / 1 MiB, f
 
   it('refuses PutRecord on a Kinesis-source delivery stream, as Firehose does', async () => {
     await expect(
-      clients.firehose.send(
+      local.clients.firehose.send(
         new PutRecordCommand({ DeliveryStreamName: FIXTURE.fromStream, Record: { Data: Buffer.from('x') } }),
       ),
     ).rejects.toMatchObject({
@@ -158,12 +136,12 @@ describe('the local Firehose (fixture: direct 1 s / 1 MiB, bulk 900 s / 1 MiB, f
 
   it('fails the next N records with ServiceUnavailableException when told to, so callers can test retries', async () => {
     // Prepare
-    stack.firehose.injectFaults({ records: 2 });
+    local.stack.firehose.injectFaults({ records: 2 });
 
     // Act
     const first = await putBatch(FIXTURE.bulk, ['fault-0\n', 'fault-1\n', 'fault-2\n']);
     const resent = await putBatch(FIXTURE.bulk, ['fault-0\n', 'fault-1\n']);
-    await stack.firehose.flush();
+    await local.stack.firehose.flush();
 
     // Assess
     expect(first.FailedPutCount).toBe(2);
@@ -180,8 +158,8 @@ describe('the local Firehose (fixture: direct 1 s / 1 MiB, bulk 900 s / 1 MiB, f
 
   it('describes and lists the delivery streams of serverless.yml', async () => {
     // Act
-    const list = await clients.firehose.send(new ListDeliveryStreamsCommand({}));
-    const described = await clients.firehose.send(
+    const list = await local.clients.firehose.send(new ListDeliveryStreamsCommand({}));
+    const described = await local.clients.firehose.send(
       new DescribeDeliveryStreamCommand({ DeliveryStreamName: FIXTURE.fromStream }),
     );
 

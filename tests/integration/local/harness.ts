@@ -57,6 +57,36 @@ export function destroyClients(clients: Record<string, { destroy(): void }>): vo
   for (const client of Object.values(clients)) client.destroy();
 }
 
+/** The stack of a test file, its clients and its data dir (see useFixtureStack). */
+export interface FixtureStackHandle {
+  readonly stack: LocalStack;
+  readonly clients: ReturnType<typeof clientsFor>;
+  readonly dataDir: string;
+}
+
+/**
+ * Starts a fixture stack on a fresh data dir before the file's tests, with clients for it, and
+ * stops the clients, the stack and the data dir after them. The handle's fields are there from
+ * beforeAll on.
+ */
+export function useFixtureStack(
+  options: Omit<Parameters<typeof startFixtureStack>[0], 'dataDir'> = {},
+  startTimeoutMs?: number,
+): FixtureStackHandle {
+  const handle = {} as { -readonly [K in keyof FixtureStackHandle]: FixtureStackHandle[K] };
+  beforeAll(async () => {
+    handle.dataDir = await tempDataDir();
+    handle.stack = await startFixtureStack({ ...options, dataDir: handle.dataDir });
+    handle.clients = clientsFor(handle.stack);
+  }, startTimeoutMs);
+  afterAll(async () => {
+    if (handle.clients !== undefined) destroyClients(handle.clients);
+    await handle.stack?.stop();
+    if (handle.dataDir !== undefined) await removeDir(handle.dataDir);
+  }, 30_000);
+  return handle;
+}
+
 /** Every invocation an in-process function received, in order. */
 export class Invocations<E = any> {
   readonly events: E[] = [];

@@ -2,30 +2,16 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import type { LocalStack } from '../../../local/stack';
-import {
-  clientsFor,
-  destroyClients,
-  eventually,
-  FIXTURE,
-  fixtureInvoker,
-  Invocations,
-  recordText,
-  removeDir,
-  startFixtureStack,
-  tempDataDir,
-} from './harness';
+import { eventually, FIXTURE, fixtureInvoker, Invocations, recordText, useFixtureStack } from './harness';
 
 describe('Kinesis subscriptions of the local stack (fixture: onRecords, batchSize 3, ReportBatchItemFailures)', () => {
-  let dataDir: string;
-  let stack: LocalStack;
-  let clients: ReturnType<typeof clientsFor>;
   const onRawObject = new Invocations();
   const onRecords = new Invocations<KinesisStreamEvent>();
+  const local = useFixtureStack({ invoker: fixtureInvoker(onRawObject, onRecords) });
 
   /** Puts records (one partition key: one shard, so one order) and returns their sequence numbers. */
   async function putRecords(texts: string[], partitionKey: string): Promise<string[]> {
-    const out = await clients.kinesis.send(
+    const out = await local.clients.kinesis.send(
       new PutRecordsCommand({
         StreamName: FIXTURE.stream,
         Records: texts.map((t) => ({ Data: Buffer.from(t), PartitionKey: partitionKey })),
@@ -41,18 +27,6 @@ describe('Kinesis subscriptions of the local stack (fixture: onRecords, batchSiz
       .map((e) => e.Records.map(recordText))
       .filter((texts) => texts.some((t) => t.startsWith(tag)));
   const deliveriesOf = (tag: string) => batchesOf(tag).flat();
-
-  beforeAll(async () => {
-    dataDir = await tempDataDir();
-    stack = await startFixtureStack({ dataDir, invoker: fixtureInvoker(onRawObject, onRecords) });
-    clients = clientsFor(stack);
-  });
-
-  afterAll(async () => {
-    destroyClients(clients);
-    await stack?.stop();
-    await removeDir(dataDir);
-  });
 
   beforeEach(() => {
     onRecords.behaviour = () => ({ batchItemFailures: [] });
@@ -135,9 +109,11 @@ describe('Kinesis subscriptions of the local stack (fixture: onRecords, batchSiz
     const withPoison = batchesOf('poison-').filter((b) => b.includes('poison-1'));
     expect(withPoison).toHaveLength(3);
     for (const batch of withPoison) expect(batch.slice(0, 3)).toEqual(['poison-0', 'poison-1', 'poison-2']);
-    const files = await readdir(join(dataDir, 'failed-batches'));
+    const files = await readdir(join(local.dataDir, 'failed-batches'));
     expect(files).toHaveLength(1);
-    const saved = JSON.parse(await readFile(join(dataDir, 'failed-batches', files[0] as string), 'utf8'));
+    const saved = JSON.parse(
+      await readFile(join(local.dataDir, 'failed-batches', files[0] as string), 'utf8'),
+    );
     expect(saved.responseContext.error).toContain('poison record');
     expect(saved.records.map((r: { data: string }) => Buffer.from(r.data, 'base64').toString())).toEqual([
       'poison-0',

@@ -10,45 +10,19 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
-import type { LocalStack } from '../../../local/stack';
-import {
-  clientsFor,
-  destroyClients,
-  eventually,
-  FIXTURE,
-  fixtureInvoker,
-  Invocations,
-  readObject,
-  removeDir,
-  startFixtureStack,
-  tempDataDir,
-} from './harness';
+import { eventually, FIXTURE, fixtureInvoker, Invocations, readObject, useFixtureStack } from './harness';
 
 describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .json)', () => {
-  let dataDir: string;
-  let stack: LocalStack;
-  let clients: ReturnType<typeof clientsFor>;
   const onRawObject = new Invocations<S3Event>();
   const onRecords = new Invocations();
+  const local = useFixtureStack({ invoker: fixtureInvoker(onRawObject, onRecords) });
 
   const put = (key: string, body: string | Buffer) =>
-    clients.s3.send(new PutObjectCommand({ Bucket: FIXTURE.bucket, Key: key, Body: body }));
+    local.clients.s3.send(new PutObjectCommand({ Bucket: FIXTURE.bucket, Key: key, Body: body }));
   const eventFor = (encodedKey: string) =>
     eventually(`an S3 event for ${encodedKey}`, () =>
       onRawObject.events.find((e) => e.Records[0]?.s3.object.key === encodedKey),
     );
-
-  beforeAll(async () => {
-    dataDir = await tempDataDir();
-    stack = await startFixtureStack({ dataDir, invoker: fixtureInvoker(onRawObject, onRecords) });
-    clients = clientsFor(stack);
-  });
-
-  afterAll(async () => {
-    destroyClients(clients);
-    await stack?.stop();
-    await removeDir(dataDir);
-  });
 
   beforeEach(() => {
     onRawObject.behaviour = () => undefined;
@@ -108,7 +82,7 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
     const body = Buffer.from('line 1\nline 2\n');
 
     // Act
-    await clients.s3.send(
+    await local.clients.s3.send(
       new PutObjectCommand({
         Bucket: FIXTURE.bucket,
         Key: 'raw/streamed.json',
@@ -120,15 +94,15 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
     // Assess
     const event = await eventFor('raw/streamed.json');
     expect(event.Records[0]?.s3.object.size).toBe(body.length);
-    expect(await readObject(clients.s3, FIXTURE.bucket, 'raw/streamed.json')).toEqual(body);
+    expect(await readObject(local.clients.s3, FIXTURE.bucket, 'raw/streamed.json')).toEqual(body);
   });
 
   it('names a multipart upload ObjectCreated:CompleteMultipartUpload and a copy ObjectCreated:Copy', async () => {
     // Prepare
-    const upload = await clients.s3.send(
+    const upload = await local.clients.s3.send(
       new CreateMultipartUploadCommand({ Bucket: FIXTURE.bucket, Key: 'raw/multi.json' }),
     );
-    const part = await clients.s3.send(
+    const part = await local.clients.s3.send(
       new UploadPartCommand({
         Bucket: FIXTURE.bucket,
         Key: 'raw/multi.json',
@@ -139,7 +113,7 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
     );
 
     // Act
-    await clients.s3.send(
+    await local.clients.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: FIXTURE.bucket,
         Key: 'raw/multi.json',
@@ -147,7 +121,7 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
         MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
       }),
     );
-    await clients.s3.send(
+    await local.clients.s3.send(
       new CopyObjectCommand({
         Bucket: FIXTURE.bucket,
         Key: 'raw/copied.json',
@@ -192,7 +166,7 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
     await put('raw/poison.json', '{}');
 
     // Assess
-    const failedDir = join(dataDir, 'failed-events');
+    const failedDir = join(local.dataDir, 'failed-events');
     const file = await eventually('a failed-events file', async () => {
       const files = await readdir(failedDir).catch(() => []);
       return files.find((f) => f.startsWith('wiring-local-onRawObject-'));
@@ -208,14 +182,14 @@ describe('S3 notifications of the local stack (fixture: onRawObject on raw/ + .j
     const seenByFunction: number[] = [];
     onRawObject.behaviour = async (event: S3Event) => {
       const key = decodeURIComponent(event.Records[0]?.s3.object.key.replace(/\+/g, ' ') ?? '');
-      seenByFunction.push((await readObject(clients.s3, FIXTURE.bucket, key)).length);
+      seenByFunction.push((await readObject(local.clients.s3, FIXTURE.bucket, key)).length);
     };
     const seenByReader: number[] = [];
     let writing = true;
     const reader = (async () => {
       while (writing) {
         try {
-          seenByReader.push((await readObject(clients.s3, FIXTURE.bucket, 'raw/big.json')).length);
+          seenByReader.push((await readObject(local.clients.s3, FIXTURE.bucket, 'raw/big.json')).length);
         } catch (error) {
           if ((error as Error).name !== 'NoSuchKey') throw error;
         }

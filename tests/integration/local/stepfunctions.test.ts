@@ -1,27 +1,19 @@
 import { resolve } from 'node:path';
 import { InProcessInvoker } from '../../../local/invoker';
-import type { LocalStack } from '../../../local/stack';
 import { UnknownStateMachineError } from '../../../local/stepfunctions';
 import { type BatchInput, prepare, score } from '../../fixtures/sfn/handlers';
-import { Invocations, removeDir, startFixtureStack, tempDataDir } from './harness';
+import { Invocations, useFixtureStack } from './harness';
 
 /** The Step Functions fixture: two functions and the score-batch state machine (state-machines/*.asl.yml). */
 const SFN_DIR = resolve(__dirname, '../../fixtures/sfn');
 const MACHINE = 'sfn-local-score-batch';
 
 describe('Step Functions in the local stack', () => {
-  let stack: LocalStack;
-  let dataDir: string;
   const prepared = new Invocations<BatchInput>();
   const scored = new Invocations<{ id: string; value: number }>();
-
-  beforeAll(async () => {
-    dataDir = await tempDataDir();
-    stack = await startFixtureStack({
-      serviceDir: SFN_DIR,
-      dataDir,
-      invoker: new InProcessInvoker({ prepare: prepared.handler, score: scored.handler }),
-    });
+  const local = useFixtureStack({
+    serviceDir: SFN_DIR,
+    invoker: new InProcessInvoker({ prepare: prepared.handler, score: scored.handler }),
   });
 
   beforeEach(() => {
@@ -31,14 +23,9 @@ describe('Step Functions in the local stack', () => {
     scored.behaviour = score;
   });
 
-  afterAll(async () => {
-    await stack?.stop();
-    await removeDir(dataDir);
-  });
-
   it('lists the state machine of serverless.yml by its name, key and ARN', () => {
     // Act
-    const machines = stack.stepFunctions.list();
+    const machines = local.stack.stepFunctions.list();
 
     // Assess
     expect(machines).toEqual([
@@ -61,7 +48,7 @@ describe('Step Functions in the local stack', () => {
     ];
 
     // Act
-    const execution = stack.stepFunctions.start(MACHINE, { batchId: 'batch-1', items });
+    const execution = local.stack.stepFunctions.start(MACHINE, { batchId: 'batch-1', items });
     const ended = await execution.result;
 
     // Assess
@@ -85,7 +72,8 @@ describe('Step Functions in the local stack', () => {
 
   it('takes the Choice default for an empty batch, without invoking the score function', async () => {
     // Act
-    const ended = await stack.stepFunctions.start('scoreBatch', { batchId: 'batch-2', items: [] }).result;
+    const ended = await local.stack.stepFunctions.start('scoreBatch', { batchId: 'batch-2', items: [] })
+      .result;
 
     // Assess
     expect(ended.status).toBe('SUCCEEDED');
@@ -102,7 +90,7 @@ describe('Step Functions in the local stack', () => {
     };
 
     // Act
-    const ended = await stack.stepFunctions.start(MACHINE, {
+    const ended = await local.stack.stepFunctions.start(MACHINE, {
       batchId: 'batch-3',
       items: [{ id: 'flaky', value: 0.7 }],
     }).result;
@@ -115,7 +103,7 @@ describe('Step Functions in the local stack', () => {
 
   it("fails the execution with the function's error type and message when a Task keeps failing", async () => {
     // Act
-    const ended = await stack.stepFunctions.start(MACHINE, { items: [] }).result;
+    const ended = await local.stack.stepFunctions.start(MACHINE, { items: [] }).result;
 
     // Assess
     expect(ended.status).toBe('FAILED');
@@ -135,7 +123,7 @@ describe('Step Functions in the local stack', () => {
     };
 
     // Act
-    const ended = await stack.stepFunctions.start(MACHINE, {
+    const ended = await local.stack.stepFunctions.start(MACHINE, {
       batchId: 'batch-4',
       items: [{ id: 'broken', value: 0.1 }],
     }).result;
@@ -148,7 +136,7 @@ describe('Step Functions in the local stack', () => {
 
   it('names the known state machines when asked to start an unknown one', () => {
     // Act
-    const start = () => stack.stepFunctions.start('score-batch', {});
+    const start = () => local.stack.stepFunctions.start('score-batch', {});
 
     // Assess
     expect(start).toThrow(UnknownStateMachineError);
