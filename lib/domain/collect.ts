@@ -240,6 +240,16 @@ function stringField(value: unknown, field: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** What a rejection names its event by, when the event has them as strings. */
+interface EventIds {
+  eventId?: string;
+  eventType?: string;
+}
+
+function idsOf(value: unknown): EventIds {
+  return { eventId: stringField(value, 'event_id'), eventType: stringField(value, 'event_type') };
+}
+
 const NO_DATA = Buffer.alloc(0);
 
 /**
@@ -368,7 +378,7 @@ class Decisions {
   takeParsed(index: number, value: unknown, raw: string, line?: number): void {
     const validation = validateClientEvent(value);
     if (!validation.ok) {
-      this.reject(index, validation.errors, raw, value, line);
+      this.reject(index, validation.errors, raw, idsOf(value), line);
       return;
     }
     const event = validation.event;
@@ -383,7 +393,7 @@ class Decisions {
       Buffer.byteLength(stored, 'utf8'),
       -1,
     );
-    if (problem !== undefined) this.reject(index, [problem], raw, value, line);
+    if (problem !== undefined) this.reject(index, [problem], raw, idsOf(value), line);
   }
 
   /**
@@ -410,17 +420,14 @@ class Decisions {
     const eventId = patterns.eventId;
     const occurredMs = patterns.occurredMs;
     const problem = this.take(index, eventType, eventId, patterns.userId, occurredMs, stored, size, start);
-    if (problem !== undefined) {
-      const value = { event_id: eventId, event_type: eventType };
-      this.reject(index, [problem], text.slice(start, end), value, line);
-    }
+    if (problem !== undefined)
+      this.reject(index, [problem], text.slice(start, end), { eventId, eventType }, line);
   }
 
   /** Records a rejection of the event at `index`, with its text as the client wrote it. */
-  reject(index: number, errors: FieldError[], raw: string, value: unknown, line?: number): void {
+  reject(index: number, errors: FieldError[], raw: string, ids: EventIds, line?: number): void {
     const rejected: Rejection = { index, errors, raw };
-    const eventId = stringField(value, 'event_id');
-    const eventType = stringField(value, 'event_type');
+    const { eventId, eventType } = ids;
     if (eventId !== undefined) rejected.event_id = eventId;
     if (eventType !== undefined) rejected.event_type = eventType;
     if (line !== undefined) rejected.line = line;
@@ -568,7 +575,7 @@ function decideNdjson(text: string, bytes: Buffer, maxEvents: number, decisions:
       value = JSON.parse(raw);
     } catch (error) {
       const message = `line ${line} is not valid JSON: ${describeJsonError(raw, error)}`;
-      decisions.reject(index, [{ path: '', message }], raw, undefined, line);
+      decisions.reject(index, [{ path: '', message }], raw, {}, line);
       return;
     }
     decisions.takeParsed(index, value, raw, line);

@@ -181,7 +181,7 @@ export function explainObject(
     if (field === undefined) {
       if (required.has(key)) out.push({ path: pointer(path, key), message: 'is required' });
     } else if (!conforms(fieldSchema, field)) {
-      explainValue(fieldSchema, field, pointer(path, key), out);
+      explainProblems(fieldSchema, field, pointer(path, key), out);
     }
   }
   if (schema.additionalProperties === false) {
@@ -209,7 +209,11 @@ function conforms(schema: TSchema, value: unknown): boolean {
 /** Appends the problems of `value` against `schema` to `out`; nothing when it conforms. */
 export function explainValue(schema: TSchema, value: unknown, path: string, out: FieldError[]): void {
   // Most fields of a rejected event are fine: one compiled check instead of building messages.
-  if (conforms(schema, value)) return;
+  if (!conforms(schema, value)) explainProblems(schema, value, path, out);
+}
+
+/** Appends the problems of `value`, known not to conform to `schema`, to `out`. */
+function explainProblems(schema: TSchema, value: unknown, path: string, out: FieldError[]): void {
   if (KindGuard.IsString(schema)) {
     explainString(schema, value, path, out);
   } else if (KindGuard.IsInteger(schema) || KindGuard.IsNumber(schema)) {

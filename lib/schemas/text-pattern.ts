@@ -80,7 +80,7 @@ interface Plan {
    */
   minimal: number;
   slack: number;
-  strict: RegExp;
+  strict: () => RegExp;
 }
 
 /** One (event type, version) for EventPatterns. */
@@ -185,10 +185,15 @@ class Compiler {
 
   /**
    * The expression of a string; with `capture`, its content is a group (its number is returned).
-   * With `unchecked`, its format is left to the caller; with `ownLength`, its maximum length too
-   * (in a relaxed expression).
+   * An envelope value is checked by the caller after the match: its maximum length (in a relaxed
+   * expression) and, for occurred_at, its format.
    */
-  string(schema: TSchema, capture: boolean, unchecked?: 'format', ownLength = false): [string, number] {
+  string(
+    schema: TSchema,
+    { capture = false, envelope }: { capture?: boolean; envelope?: string } = {},
+  ): [string, number] {
+    const ownLength = envelope !== undefined;
+    const checkFormat = envelope !== 'occurred_at';
     onlyKeywords(schema, STRING_KEYWORDS);
     const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
     const max = typeof schema.maxLength === 'number' ? schema.maxLength : undefined;
@@ -203,7 +208,7 @@ class Compiler {
       if (min > 36 || (max !== undefined && max < 36))
         throw new UnsupportedSchemaError('uuid of another length');
       body = UUID;
-    } else if (schema.format !== undefined && unchecked !== 'format') {
+    } else if (schema.format !== undefined && checkFormat) {
       const format = FormatRegistry.Get(schema.format as string);
       if (format === undefined) throw new UnsupportedSchemaError(`format ${schema.format} is not registered`);
       checks.push(format);
@@ -223,7 +228,7 @@ class Compiler {
   value(schema: TSchema): string {
     switch (schema[Kind]) {
       case 'String':
-        return this.string(schema, false)[0];
+        return this.string(schema)[0];
       case 'Literal': {
         onlyKeywords(schema, new Set(['type', 'const']));
         const value: unknown = schema.const;
@@ -281,17 +286,22 @@ const ENVELOPE = ['event_id', 'user_id', 'occurred_at'] as const;
 
 /** The length of every text the value expression of `schema` matches, when it is always the same. */
 function fixedLength(schema: TSchema): number | undefined {
-  if (schema[Kind] === 'String' && schema.format === 'uuid') return 38;
-  if (schema[Kind] === 'Literal') return JSON.stringify(schema.const).length;
-  return undefined;
+  const fixed = schema[Kind] === 'Literal' || (schema[Kind] === 'String' && schema.format === 'uuid');
+  return fixed ? minimalLength(schema) : undefined;
 }
 
 /** The plan of one schema, or undefined when the schema has no fast path. */
 function planOf(entry: PatternEntry): Plan | undefined {
-  const strict = compileEntry(entry, false);
   const relaxed = compileEntry(entry, true);
-  if (strict === undefined || relaxed === undefined) return undefined;
-  return { ...relaxed, strict: strict.pattern };
+  if (relaxed === undefined) return undefined;
+  // Needed only for the rare match too long for the slack proof: compiled then.
+  let strict: RegExp | undefined;
+  const strictPattern = () => {
+    strict ??= compileEntry(entry, false)?.pattern;
+    if (strict === undefined) throw new Error(`no strict pattern for ${entry.type}.v${entry.version}`);
+    return strict;
+  };
+  return { ...relaxed, strict: strictPattern };
 }
 
 function maxLength(schema: TSchema | undefined): number {
@@ -328,16 +338,9 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
         if (name === 'occurred_at' && field.format !== 'date-time') {
           throw new UnsupportedSchemaError('occurred_at not a date-time');
         }
-        let source: string;
-        let group = 0;
         // occurred_at is read where it sits when that is known, else captured; either way checked after the match.
         const inPlace = name === 'occurred_at' && position !== undefined;
-        [source, group] = compiler.string(
-          field,
-          !inPlace,
-          name === 'occurred_at' ? 'format' : undefined,
-          true,
-        );
+        const [source, group] = compiler.string(field, { capture: !inPlace, envelope: name });
         if (name === 'occurred_at') {
           occurredAt = inPlace
             ? {
@@ -453,8 +456,9 @@ export class EventPatterns {
       }
       const end = pattern.lastIndex;
       if (end - at - plan.minimal > plan.slack) {
-        plan.strict.lastIndex = at;
-        if (!plan.strict.test(text)) return -1;
+        const strict = plan.strict();
+        strict.lastIndex = at;
+        if (!strict.test(text)) return -1;
       }
       const eventId = groups[plan.eventIdGroup] as string;
       const userId = groups[plan.userIdGroup] as string;
