@@ -22,9 +22,9 @@ import { join, relative, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type BuildOptions, build } from 'esbuild';
 import { parse as parseYaml } from 'yaml';
+import { type GeneratedEvent, TrafficGenerator } from '../cli/traffic';
 import { intEnv } from '../lib/config';
 import type { CollectLimits } from '../lib/domain/collect';
-import { type GeneratedEvent, TrafficGenerator } from '../lib/traffic';
 import type { ApiRequest, handleRequest, validateAndSerialize } from './handler-path';
 
 const ROOT = resolve(__dirname, '..');

@@ -3,9 +3,9 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
 import { quarantineKey } from '../../lib/domain/collect-quarantine';
-import { formatSummary } from '../../lib/traffic/stats';
 import { consoleLog, errorMessage } from '../../local/log';
 import { type LocalStack, startLocalStack } from '../../local/stack';
+import { formatSummary } from '../traffic/stats';
 import type { RegisterCommand } from './index';
 import { eventsUrl, type SendProgress, sendEvents } from './send';
 

@@ -8,10 +8,10 @@ import { createGunzip, createGzip, gzip } from 'node:zlib';
 import { MultiBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { DefectKind } from '../../lib/traffic/defects';
-import { steadyClock, TrafficGenerator, type TrafficOptions } from '../../lib/traffic/generator';
-import { TokenBucket } from '../../lib/traffic/pacer';
-import { formatSummary, SendStats, type SendSummary } from '../../lib/traffic/stats';
+import type { DefectKind } from '../traffic/defects';
+import { steadyClock, TrafficGenerator, type TrafficOptions } from '../traffic/generator';
+import { TokenBucket } from '../traffic/pacer';
+import { formatSummary, SendStats, type SendSummary } from '../traffic/stats';
 import type { RegisterCommand } from './index';
 
 /** The endpoint `logbase dev` serves. */

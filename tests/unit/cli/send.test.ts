@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCodeOf, type SendOptions, type SendReporter, sendEvents } from '../../../cli/commands/send';
-import { generateTraffic } from '../../../lib/traffic';
+import { generateTraffic } from '../../../cli/traffic';
 import { closedPort, type FakeCollect, startFakeCollect } from './send-server';
 
 const API_KEY = 'lb_test_key';

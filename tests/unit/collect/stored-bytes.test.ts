@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { TrafficGenerator } from '../../../cli/traffic';
 import {
   type CollectInput,
   type CollectLimits,
@@ -6,7 +7,6 @@ import {
   prepareRequest,
   requestBody,
 } from '../../../lib/domain/collect';
-import { TrafficGenerator } from '../../../lib/traffic';
 
 const RECEIVED_AT = new Date('2026-11-26T09:00:00.000Z');
 const LIMITS: CollectLimits = { maxEvents: 500, maxBytes: 1_048_576, futureSkewSeconds: 10 * 365 * 86_400 };

@@ -1,9 +1,9 @@
 import type { TObject } from '@sinclair/typebox';
 import * as Tb from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { TrafficGenerator } from '../../../cli/traffic';
 import { EVENT_TYPES, type EventType, jsonSchema, validateClientEvent } from '../../../lib/schemas';
 import { compileCheck, compileTableCheck } from '../../../lib/schemas/fast-check';
-import { TrafficGenerator } from '../../../lib/traffic';
 import { validEvent, validStoredEvent } from './fixtures';
 
 /** Values that are not events at all. */

@@ -1,4 +1,5 @@
 import * as Tb from '@sinclair/typebox';
+import { Random, TrafficGenerator } from '../../../cli/traffic';
 import {
   clientEventPatterns,
   EVENT_TYPES,
@@ -8,7 +9,6 @@ import {
   validateClientEvent,
 } from '../../../lib/schemas';
 import { dateTimeMillis } from '../../../lib/schemas/formats';
-import { Random, TrafficGenerator } from '../../../lib/traffic';
 import { validEvent } from './fixtures';
 
 /**

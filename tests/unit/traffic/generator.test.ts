@@ -1,5 +1,3 @@
-import { prepareRequest } from '../../../lib/domain/collect';
-import { validateClientEvent } from '../../../lib/schemas';
 import {
   clickThroughRate,
   DEFECT_KINDS,
@@ -9,7 +7,9 @@ import {
   TABS,
   TrafficGenerator,
   TrafficOptionsError,
-} from '../../../lib/traffic';
+} from '../../../cli/traffic';
+import { prepareRequest } from '../../../lib/domain/collect';
+import { validateClientEvent } from '../../../lib/schemas';
 
 const NOW = Date.parse('2025-03-01T12:00:00.000Z');
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

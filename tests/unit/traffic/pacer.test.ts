@@ -1,4 +1,4 @@
-import { TokenBucket } from '../../../lib/traffic/pacer';
+import { TokenBucket } from '../../../cli/traffic/pacer';
 
 describe('the token bucket that paces logbase send', () => {
   it('lets the first burst through at once, then asks to wait as long as the rate needs', () => {

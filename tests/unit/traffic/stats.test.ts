@@ -1,4 +1,4 @@
-import { formatSummary, percentile, rejectionKey, SendStats } from '../../../lib/traffic/stats';
+import { formatSummary, percentile, rejectionKey, SendStats } from '../../../cli/traffic/stats';
 
 describe('the summary of a send run', () => {
   it('computes nearest-rank percentiles', () => {
