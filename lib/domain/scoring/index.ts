@@ -28,13 +28,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import {
-  BLOCK_ARTICLES,
   DIMENSIONS,
   type KernelJob,
   type KernelOutput,
   packArticles,
   runJsKernel,
   runWasmKernel,
+  TILE,
 } from './kernel';
 import { RELAXED_SIMD_WASM, SIMD_WASM } from './kernel-wasm';
 
@@ -127,8 +127,8 @@ export async function scoreShard(
       `kernel ${kernel} does not validate on this engine (${AVAILABLE_KERNELS.join(', ')} do)`,
     );
   }
-  const threads = Math.max(1, Math.min(Math.floor(options.threads ?? 1), Math.ceil(n / 4) || 1));
-  const chunkBlocks = Math.max(1, Math.round((options.chunkArticles ?? 768) / BLOCK_ARTICLES));
+  const threads = Math.max(1, Math.min(Math.floor(options.threads ?? 1), Math.ceil(n / TILE.users) || 1));
+  const chunkBlocks = Math.max(1, Math.round((options.chunkArticles ?? 768) / TILE.articles));
   const { weights } = input;
   const { panel, bias, blocks } = packArticles(
     input.articles,
@@ -138,8 +138,8 @@ export async function scoreShard(
   );
   const { offsets, list } = packExclusions(input.exclusions, m);
 
-  // users split in contiguous slices of whole 4-user blocks, the first one on this thread
-  const per = Math.ceil(Math.ceil(n / 4) / threads) * 4;
+  // users split in contiguous slices of whole tile rows, the first one on this thread
+  const per = Math.ceil(Math.ceil(n / TILE.users) / threads) * TILE.users;
   const jobs: KernelJob[] = [];
   for (let start = 0; start < n; start += per) {
     const end = Math.min(n, start + per);
@@ -150,6 +150,8 @@ export async function scoreShard(
       panel,
       bias,
       blocks,
+      tileUsers: TILE.users,
+      tileArticles: TILE.articles,
       exOffsets: offsets.subarray(start, end + 1).map((offset) => offset - exStart),
       exList: list.subarray(exStart, offsets[end]),
       k,

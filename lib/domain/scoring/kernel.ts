@@ -12,11 +12,8 @@
 /** Floats per vector (lib/domain/vectors.ts VECTOR_DIMENSIONS; repeated inside the kernels, which must stay self-contained). */
 export const DIMENSIONS = 128;
 
-/** Articles per panel block: the tile's width (3 x f32x4). */
-export const BLOCK_ARTICLES = 12;
-
-/** Users per tile row block. */
-export const BLOCK_USERS = 4;
+/** The tile of kernel.wat: users per block (its rows) and articles per panel block (its columns, f32x4 each 4). */
+export const TILE = { users: 4, articles: 12 } as const;
 
 /** What one kernel run scores: a slice of users against every article. */
 export interface KernelJob {
@@ -27,6 +24,9 @@ export interface KernelJob {
   panel: Float32Array;
   bias: Float32Array;
   blocks: number;
+  /** kernel.wat's tile ({@link TILE}), checked against the module's exports. */
+  tileUsers: number;
+  tileArticles: number;
   /** User u's excluded article indexes are exList[exOffsets[u] .. exOffsets[u + 1]), sorted ascending. */
   exOffsets: Int32Array;
   exList: Int32Array;
@@ -43,8 +43,8 @@ export interface KernelOutput {
 }
 
 /**
- * Packs the articles for the tile: blocks of {@link BLOCK_ARTICLES} articles, dimension-major inside
- * a block (block b, dimension d, article 12b + i at b * 1536 + d * 12 + i), each vector multiplied
+ * Packs the articles for the tile: blocks of W = `TILE.articles` articles, dimension-major inside
+ * a block (block b, dimension d, article W * b + i at (b * 128 + d) * W + i), each vector multiplied
  * by `similarity`; `bias[j]` is the article's constant part of the score, -Infinity for the
  * padding past the last article (never selected).
  */
@@ -54,13 +54,14 @@ export function packArticles(
   similarity: number,
   biasOf: (article: number) => number,
 ): { panel: Float32Array; bias: Float32Array; blocks: number } {
-  const blocks = Math.ceil(m / BLOCK_ARTICLES);
-  const panel = new Float32Array(blocks * BLOCK_ARTICLES * DIMENSIONS);
-  const bias = new Float32Array(blocks * BLOCK_ARTICLES).fill(Number.NEGATIVE_INFINITY);
+  const w = TILE.articles;
+  const blocks = Math.ceil(m / w);
+  const panel = new Float32Array(blocks * w * DIMENSIONS);
+  const bias = new Float32Array(blocks * w).fill(Number.NEGATIVE_INFINITY);
   for (let j = 0; j < m; j++) {
-    const base = Math.floor(j / BLOCK_ARTICLES) * BLOCK_ARTICLES * DIMENSIONS + (j % BLOCK_ARTICLES);
+    const base = Math.floor(j / w) * w * DIMENSIONS + (j % w);
     for (let d = 0; d < DIMENSIONS; d++) {
-      panel[base + d * BLOCK_ARTICLES] = similarity * (articles[j * DIMENSIONS + d] as number);
+      panel[base + d * w] = similarity * (articles[j * DIMENSIONS + d] as number);
     }
     bias[j] = biasOf(j);
   }
@@ -74,16 +75,18 @@ export function packArticles(
 export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): KernelOutput {
   const n = job.n;
   const k = job.k;
-  const nPad = (n + 3) & ~3;
+  const tu = job.tileUsers;
+  const tw = job.tileArticles;
+  const nPad = Math.ceil(n / tu) * tu;
   const stride = 8 + 8 * k;
   const align = (bytes: number) => (bytes + 15) & ~15;
   let at = 64;
   const usersAt = at;
   at = align(at + nPad * 512);
   const panelAt = at;
-  at = align(at + job.blocks * 6144);
+  at = align(at + job.blocks * tw * 512);
   const biasAt = at;
-  at = align(at + job.blocks * 48);
+  at = align(at + job.blocks * tw * 4);
   const statesAt = at;
   at = align(at + nPad * stride);
   const exOffsetsAt = at;
@@ -102,11 +105,18 @@ export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): Kerne
   const exports = instance.exports as {
     score: (...args: number[]) => void;
     finish: (...args: number[]) => void;
+    tileUsers: { value: number };
+    tileArticles: { value: number };
   };
+  if (exports.tileUsers.value !== tu || exports.tileArticles.value !== tw) {
+    throw new Error(
+      `kernel.wat tiles ${exports.tileUsers.value} x ${exports.tileArticles.value}, the driver packed ${tu} x ${tw}`,
+    );
+  }
   const buffer = memory.buffer;
   new Float32Array(buffer, usersAt, n * 128).set(job.users.subarray(0, n * 128));
-  new Float32Array(buffer, panelAt, job.blocks * 1536).set(job.panel);
-  new Float32Array(buffer, biasAt, job.blocks * 12).set(job.bias);
+  new Float32Array(buffer, panelAt, job.blocks * tw * 128).set(job.panel);
+  new Float32Array(buffer, biasAt, job.blocks * tw).set(job.bias);
   const view = new DataView(buffer);
   for (let u = 0; u < nPad; u++) view.setFloat32(statesAt + u * stride, Number.NEGATIVE_INFINITY, true);
   const exOffsets = new Int32Array(buffer, exOffsetsAt, nPad + 1);
@@ -115,7 +125,7 @@ export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): Kerne
   new Int32Array(buffer, exListAt, job.exList.length).set(job.exList);
   for (let b = 0; b < job.blocks; b += job.chunkBlocks) {
     const end = Math.min(job.blocks, b + job.chunkBlocks);
-    exports.score(usersAt, nPad / 4, panelAt, biasAt, b, end, statesAt, stride, k, exOffsetsAt, exListAt);
+    exports.score(usersAt, nPad / tu, panelAt, biasAt, b, end, statesAt, stride, k, exOffsetsAt, exListAt);
   }
   const counts = new Int32Array(n);
   for (let u = 0; u < n; u++) counts[u] = view.getInt32(statesAt + u * stride + 4, true);
@@ -133,6 +143,7 @@ export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): Kerne
  */
 export function runJsKernel(job: KernelJob): KernelOutput {
   const { users, n, panel, bias, blocks, exOffsets, exList, k } = job;
+  const w = job.tileArticles;
   const heapScores = new Float32Array(n * k);
   const heapIndexes = new Int32Array(n * k);
   const counts = new Int32Array(n);
@@ -200,7 +211,7 @@ export function runJsKernel(job: KernelJob): KernelOutput {
     const r2 = (u0 + Math.min(2, rows - 1)) * 128;
     const r3 = (u0 + Math.min(3, rows - 1)) * 128;
     for (let b = 0; b < blocks; b++) {
-      for (let g = 0; g < 12; g += 4) {
+      for (let g = 0; g < w; g += 4) {
         let c00 = 0,
           c01 = 0,
           c02 = 0,
@@ -217,8 +228,8 @@ export function runJsKernel(job: KernelJob): KernelOutput {
           c31 = 0,
           c32 = 0,
           c33 = 0;
-        let q = b * 1536 + g;
-        for (let d = 0; d < 128; d++, q += 12) {
+        let q = b * 128 * w + g;
+        for (let d = 0; d < 128; d++, q += w) {
           const a0 = panel[q] as number;
           const a1 = panel[q + 1] as number;
           const a2 = panel[q + 2] as number;
@@ -260,7 +271,7 @@ export function runJsKernel(job: KernelJob): KernelOutput {
         acc[13] = c31;
         acc[14] = c32;
         acc[15] = c33;
-        const j0 = b * 12 + g;
+        const j0 = b * w + g;
         for (let r = 0; r < rows; r++) {
           const u = u0 + r;
           for (let i = 0; i < 4; i++) {

@@ -5,10 +5,10 @@
 ;; rewrites every relaxed_madd into f32x4.mul + f32x4.add (WebAssembly SIMD 128 only).
 ;;
 ;; Memory (imported, laid out by lib/domain/scoring/kernel.ts; all offsets in bytes):
-;;   0..47      scratch: the 12 scores of one tile row, for the scalar candidate loop
-;;   users      float32 rows of 128 (512 bytes each), a multiple of 4 rows (zero rows pad)
-;;   panel      articles in blocks of 12: block b, dimension d, article 12b+i at
-;;              b*6144 + d*48 + i*4, already multiplied by the similarity weight
+;;   0..63      scratch: the W scores of one tile row, for the scalar candidate loop
+;;   users      float32 rows of 128 (512 bytes each), a multiple of R = tileUsers rows (zero rows pad)
+;;   panel      articles in blocks of W = tileArticles: block b, dimension d, article W*b+i at
+;;              (b*128 + d)*W*4 + i*4 bytes, already multiplied by the similarity weight
 ;;   bias       float32 per article of the panel; -inf for the padding articles
 ;;   states     one per user, `stride` = 8 + 8k bytes: threshold f32 (the score to beat:
 ;;              -inf until k entries are kept, then the worst kept score), count i32,
@@ -18,8 +18,13 @@
 ;;   exList     int32 article indexes, sorted ascending per user
 ;;
 ;; The tile: 4 users x 12 articles, 12 f32x4 accumulators; per dimension 3 loads of the panel,
-;; 4 broadcast loads of the users and 12 multiply-adds. Articles are visited in ascending
-;; index order, so a candidate that only ties the worst kept entry never displaces it: the
+;; 4 broadcast loads of the users and 12 multiply-adds (48 multiply-adds of scalars). On arm64
+;; (32 vector registers) it stays in registers; V8 on x86-64 has 15 for SIMD and spills three
+;; accumulators, which measured no slower on this x86-64 machine than the 4x8 and 3x12 tiles
+;; that fit (docs/ARCHITECTURE.md). The loop over the 128 dimensions is not unrolled by hand:
+;; unrolled, V8 hoists every load of the body to its top and spills half the accumulators. The
+;; repetitive parts (accumulator updates, epilogue) were written out by a throwaway script.
+;; Articles are visited in ascending index order, so a candidate that only ties the worst kept entry never displaces it: the
 ;; tie-break (score desc, then index asc) holds with a strict "greater than" test.
 (module
   (import "env" "memory" (memory 0))
@@ -29,6 +34,10 @@
   (global $k (mut i32) (i32.const 0))
   (global $exOffsets (mut i32) (i32.const 0))
   (global $exList (mut i32) (i32.const 0))
+
+  ;; The tile, read by the driver (kernel.ts), which lays out users and panel for it.
+  (global (export "tileUsers") i32 (i32.const 4))
+  (global (export "tileArticles") i32 (i32.const 12))
 
   ;; 1 when heap entry $a ranks below entry $b: lower score, or the same score and a higher index.
   (func $worse (param $a i32) (param $b i32) (result i32)
@@ -124,7 +133,7 @@
         (call $siftDown (local.get $e) (local.get $count))
         (f32.store (local.get $st) (f32.load (local.get $e))))))
 
-  ;; The slow path of one tile row: the 12 scores in scratch, articles $j0 .. $j0 + 11, user $u.
+  ;; The slow path of one tile row: the W scores in scratch, articles $j0 .. $j0 + W - 1, user $u.
   (func $offerTile (param $u i32) (param $st i32) (param $j0 i32)
     (local $l i32) (local $s f32) (local $exStart i32) (local $ex i32) (local $exN i32)
     (local.set $ex (i32.add (global.get $exOffsets) (i32.shl (local.get $u) (i32.const 2))))
@@ -139,7 +148,7 @@
       (local.set $l (i32.add (local.get $l) (i32.const 1)))
       (br_if $lane (i32.lt_u (local.get $l) (i32.const 12)))))
 
-  ;; Scores user blocks [0, $userBlocks) (4 users each, rows at $users) against panel blocks
+  ;; Scores user blocks [0, $userBlocks) (R users each, rows at $users) against panel blocks
   ;; [$blockBegin, $blockEnd) and offers every candidate to the users' heaps. Called once per
   ;; chunk of the panel, so the chunk stays in the core's cache while all users pass over it.
   (func (export "score")
@@ -161,7 +170,7 @@
     (if (i32.or (i32.eqz (local.get $userBlocks)) (i32.ge_u (local.get $blockBegin) (local.get $blockEnd)))
       (then (return)))
     (loop $userBlock
-      (local.set $u0 (i32.shl (local.get $ub) (i32.const 2)))
+      (local.set $u0 (i32.mul (local.get $ub) (i32.const 4)))
       (local.set $ab (local.get $blockBegin))
       (loop $articleBlock
         (local.set $c00 (v128.const i32x4 0 0 0 0))
@@ -176,11 +185,10 @@
         (local.set $c30 (v128.const i32x4 0 0 0 0))
         (local.set $c31 (v128.const i32x4 0 0 0 0))
         (local.set $c32 (v128.const i32x4 0 0 0 0))
-        (local.set $p (i32.add (local.get $users) (i32.shl (local.get $ub) (i32.const 11))))
+        (local.set $p (i32.add (local.get $users) (i32.mul (local.get $ub) (i32.const 2048))))
         (local.set $q (i32.add (local.get $panel) (i32.mul (local.get $ab) (i32.const 6144))))
         (local.set $qEnd (i32.add (local.get $q) (i32.const 6144)))
         (loop $dims
-          ;; dimension d + 0
           (local.set $b0 (v128.load offset=0 (local.get $q)))
           (local.set $b1 (v128.load offset=16 (local.get $q)))
           (local.set $b2 (v128.load offset=32 (local.get $q)))
@@ -200,72 +208,12 @@
           (local.set $c30 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c30)))
           (local.set $c31 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c31)))
           (local.set $c32 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c32)))
-          ;; dimension d + 1
-          (local.set $b0 (v128.load offset=48 (local.get $q)))
-          (local.set $b1 (v128.load offset=64 (local.get $q)))
-          (local.set $b2 (v128.load offset=80 (local.get $q)))
-          (local.set $a (v128.load32_splat offset=4 (local.get $p)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c01)))
-          (local.set $c02 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c02)))
-          (local.set $a (v128.load32_splat offset=516 (local.get $p)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c11)))
-          (local.set $c12 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c12)))
-          (local.set $a (v128.load32_splat offset=1028 (local.get $p)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c21)))
-          (local.set $c22 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c22)))
-          (local.set $a (v128.load32_splat offset=1540 (local.get $p)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c31)))
-          (local.set $c32 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c32)))
-          ;; dimension d + 2
-          (local.set $b0 (v128.load offset=96 (local.get $q)))
-          (local.set $b1 (v128.load offset=112 (local.get $q)))
-          (local.set $b2 (v128.load offset=128 (local.get $q)))
-          (local.set $a (v128.load32_splat offset=8 (local.get $p)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c01)))
-          (local.set $c02 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c02)))
-          (local.set $a (v128.load32_splat offset=520 (local.get $p)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c11)))
-          (local.set $c12 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c12)))
-          (local.set $a (v128.load32_splat offset=1032 (local.get $p)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c21)))
-          (local.set $c22 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c22)))
-          (local.set $a (v128.load32_splat offset=1544 (local.get $p)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c31)))
-          (local.set $c32 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c32)))
-          ;; dimension d + 3
-          (local.set $b0 (v128.load offset=144 (local.get $q)))
-          (local.set $b1 (v128.load offset=160 (local.get $q)))
-          (local.set $b2 (v128.load offset=176 (local.get $q)))
-          (local.set $a (v128.load32_splat offset=12 (local.get $p)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c01)))
-          (local.set $c02 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c02)))
-          (local.set $a (v128.load32_splat offset=524 (local.get $p)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c11)))
-          (local.set $c12 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c12)))
-          (local.set $a (v128.load32_splat offset=1036 (local.get $p)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c21)))
-          (local.set $c22 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c22)))
-          (local.set $a (v128.load32_splat offset=1548 (local.get $p)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c31)))
-          (local.set $c32 (f32x4.relaxed_madd (local.get $a) (local.get $b2) (local.get $c32)))
-          (local.set $p (i32.add (local.get $p) (i32.const 16)))
-          (local.set $q (i32.add (local.get $q) (i32.const 192)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $q (i32.add (local.get $q) (i32.const 48)))
           (br_if $dims (i32.lt_u (local.get $q) (local.get $qEnd))))
         ;; epilogue: add the bias, and take the slow path only for a row with a score that beats its threshold
         (local.set $j0 (i32.mul (local.get $ab) (i32.const 12)))
-        (local.set $b0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j0) (i32.const 2)))))
+        (local.set $b0 (v128.load offset=0 (i32.add (local.get $bias) (i32.shl (local.get $j0) (i32.const 2)))))
         (local.set $b1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j0) (i32.const 2)))))
         (local.set $b2 (v128.load offset=32 (i32.add (local.get $bias) (i32.shl (local.get $j0) (i32.const 2)))))
         ;; user 4 * block + 0
