@@ -178,24 +178,24 @@ describe('scoreShard', () => {
       expect(Array.from(got.scores.subarray(5, 10)).every(Number.isNaN)).toBe(true);
       expect(topOf(got, 1).indexes.sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
     });
-  });
 
-  test('ranks articles of equal score by index, lowest first', async () => {
-    // Prepare: articles 2, 5 and 9 are the same vector, the best for the user
-    const input = exactShard(1, 12, 3);
-    input.exclusions = [[]];
-    input.prior.fill(0);
-    input.freshness.fill(0);
-    input.articles.fill(0);
-    for (const j of [9, 2, 5]) input.articles[j * D] = 1;
-    input.users.fill(0);
-    input.users[0] = 1;
+    test('ranks articles of equal score by index, lowest first, also where the tie straddles the k-th place', async () => {
+      // Prepare: articles 9, 2, 11, 5 and 7 are the same vector, the best for the user; k = 3
+      const input = exactShard(1, 14, 3);
+      input.exclusions = [[]];
+      input.prior.fill(0);
+      input.freshness.fill(0);
+      input.articles.fill(0);
+      for (const j of [9, 2, 11, 5, 7]) input.articles[j * D] = 1;
+      input.users.fill(0);
+      input.users[0] = 1;
 
-    // Act
-    const got = await scoreShard(input);
+      // Act
+      const got = await scoreShard(input, { kernel });
 
-    // Assess
-    expect(topOf(got, 0)).toEqual({ indexes: [2, 5, 9], scores: [1, 1, 1] });
+      // Assess
+      expect(topOf(got, 0)).toEqual({ indexes: [2, 5, 7], scores: [1, 1, 1] });
+    });
   });
 
   test('splitting a shard across 3 threads gives the bits one thread gives', async () => {
