@@ -85,6 +85,8 @@ export interface ScoredShard {
   counts: Int32Array;
   kernel: KernelName;
   threads: number;
+  /** WebAssembly memory taken by the run, all threads together (bytes; 0 for the JS kernel). */
+  memoryBytes: number;
 }
 
 /** A shard's input that cannot be scored; the message names the field and the offending value. */
@@ -171,7 +173,8 @@ export async function scoreShard(
     scores.set(output.scores, i * per * k);
     counts.set(output.counts, i * per);
   });
-  return { k, indexes, scores, counts, kernel, threads: jobs.length || 1 };
+  const memoryBytes = outputs.reduce((sum, output) => sum + output.memoryBytes, 0);
+  return { k, indexes, scores, counts, kernel, threads: jobs.length || 1, memoryBytes };
 }
 
 /** User u's kept articles, best first. */

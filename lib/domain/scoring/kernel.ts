@@ -40,6 +40,8 @@ export interface KernelOutput {
   indexes: Int32Array;
   scores: Float32Array;
   counts: Int32Array;
+  /** Bytes of WebAssembly memory the run took (0 for the JS kernel). */
+  memoryBytes: number;
 }
 
 /**
@@ -100,7 +102,8 @@ export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): Kerne
   if (at > 4 * 1024 ** 3 - 65536) {
     throw new RangeError(`a shard of ${n} users needs ${at} bytes of WebAssembly memory (4 GiB at most)`);
   }
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(at / 65536) });
+  const pages = Math.ceil(at / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as {
     score: (...args: number[]) => void;
@@ -134,6 +137,7 @@ export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): Kerne
     indexes: new Int32Array(buffer.slice(indexesAt, indexesAt + n * k * 4)),
     scores: new Float32Array(buffer.slice(scoresAt, scoresAt + n * k * 4)),
     counts,
+    memoryBytes: pages * 65536,
   };
 }
 
@@ -295,5 +299,5 @@ export function runJsKernel(job: KernelJob): KernelOutput {
       siftDown(base, count);
     }
   }
-  return { indexes, scores, counts };
+  return { indexes, scores, counts, memoryBytes: 0 };
 }

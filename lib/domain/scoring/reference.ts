@@ -8,7 +8,7 @@ import type { ScoredShard, ScoreShardInput } from './index';
 
 const D = 128;
 
-export function scoreShardReference(input: ScoreShardInput): Omit<ScoredShard, 'kernel' | 'threads'> {
+export function scoreShardReference(input: ScoreShardInput): Omit<ScoredShard, 'kernel' | 'threads' | 'memoryBytes'> {
   const { users, articles, prior, freshness, weights } = input;
   const k = input.k ?? 20;
   const n = users.length / D;
