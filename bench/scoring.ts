@@ -15,7 +15,7 @@
  *    then decoding the 512-byte vectors into the shard's matrix; against reading the same vectors
  *    as one float32 file (the proposal for S3).
  *
- * The machine is shared: wall time moves with the other agents' load, CPU time (process.cpuUsage,
+ * BENCH_PARTS (1,2,3,4) picks the parts. The machine is shared: wall time moves with the other agents' load, CPU time (process.cpuUsage,
  * all threads) less so; both are printed, with the spread of the rounds.
  */
 import { spawnSync } from 'node:child_process';
@@ -451,10 +451,11 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const input = makeInput(USERS);
   console.log(`   (input generated in ${fmt((performance.now() - t0) / 1000, 1)} s)`);
-  await headline(input);
-  await kernels(input);
-  shards();
-  await loading(input);
+  const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4').split(','));
+  if (parts.has('1')) await headline(input);
+  if (parts.has('2')) await kernels(input);
+  if (parts.has('3')) shards();
+  if (parts.has('4')) await loading(input);
   console.log(
     `\nload average at the end: ${(await import('node:os'))
       .loadavg()
