@@ -4,7 +4,7 @@
  * 1. The issue's problem: BENCH_USERS (100,000) users x BENCH_ARTICLES (5,000) articles x 128
  *    dimensions, top 20, ~50 exclusions per user, scored by `scoreShard` on 1 and 2 threads in
  *    interleaved rounds (medians), against the straightforward reference (nested loops + full
- *    sort, lib/domain/scoring/reference.ts) on the first BENCH_REFERENCE_USERS users in the same
+ *    sort, bench/scoring-reference.ts) on the first BENCH_REFERENCE_USERS users in the same
  *    rounds; the kernel's lists for those users are checked against the reference's.
  *    Targets: <= 3 s on 2 threads (stretch 1.5 s), 7 s the floor.
  * 2. Every kernel (relaxed SIMD, SIMD, JS) on the first BENCH_KERNEL_USERS users, interleaved.
@@ -26,7 +26,6 @@ import { Readable } from 'node:stream';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { intEnv } from '../lib/config';
 import { type KernelName, type ScoreShardInput, scoreShard } from '../lib/domain/scoring';
-import { scoreShardReference } from '../lib/domain/scoring/reference';
 import {
   decodeVector,
   encodeVector,
@@ -34,6 +33,7 @@ import {
   VECTOR_BYTES,
   VECTOR_DIMENSIONS,
 } from '../lib/domain/vectors';
+import { scoreShardReference } from './scoring-reference';
 
 const D = VECTOR_DIMENSIONS;
 const USERS = intEnv('BENCH_USERS', 100_000);

@@ -143,7 +143,7 @@ export function runWasmKernel(module: WebAssembly.Module, job: KernelJob): Kerne
 
 /**
  * The fallback where WebAssembly SIMD is missing: the same algorithm in plain JavaScript (tiles of
- * 4 users x 4 articles, a heap per user with the same order and tie-break), about 7x slower.
+ * 4 users x 4 articles, a heap per user with the same order and tie-break), about 8x slower.
  */
 export function runJsKernel(job: KernelJob): KernelOutput {
   const { users, n, panel, bias, blocks, exOffsets, exList, k } = job;

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { scoreShardReference } from '../../../bench/scoring-reference';
 import {
   AVAILABLE_KERNELS,
   type KernelName,
@@ -13,7 +14,6 @@ import {
   topOf,
 } from '../../../lib/domain/scoring';
 import { RELAXED_SIMD_WASM, SIMD_WASM } from '../../../lib/domain/scoring/kernel-wasm';
-import { scoreShardReference } from '../../../lib/domain/scoring/reference';
 import { normalize } from '../../../lib/domain/vectors';
 import {
   compileKernels,

@@ -2,13 +2,15 @@
  * The straightforward scorer the kernels are checked against (tests) and measured against
  * (bench/scoring.ts): for each user, every article's score by a nested loop in float64, the
  * excluded ones dropped, a full sort (score desc, then index asc), the first k kept. The meaning
- * of the score is `./index.ts`'s; nothing ships this to a Lambda.
+ * of the score is `lib/domain/scoring/index.ts`'s. It lives in bench/ because nothing ships it to a Lambda.
  */
-import type { ScoredShard, ScoreShardInput } from './index';
+import type { ScoredShard, ScoreShardInput } from '../lib/domain/scoring';
 
 const D = 128;
 
-export function scoreShardReference(input: ScoreShardInput): Omit<ScoredShard, 'kernel' | 'threads' | 'memoryBytes'> {
+export function scoreShardReference(
+  input: ScoreShardInput,
+): Omit<ScoredShard, 'kernel' | 'threads' | 'memoryBytes'> {
   const { users, articles, prior, freshness, weights } = input;
   const k = input.k ?? 20;
   const n = users.length / D;
