@@ -213,11 +213,12 @@ function checkInput(input: ScoreShardInput, k: number): { n: number; m: number }
       throw new ScoringInputError(`weights.${name} is not a finite number`);
   }
   const finite = (values: Float32Array, what: string, perRow: number) => {
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i] as number)) {
-        throw new ScoringInputError(`${what} ${Math.floor(i / perRow)} holds ${values[i]}`);
-      }
-    }
+    // x * 0 is 0 for a finite x and NaN for NaN or an infinity: one fast pass, the offender only on failure
+    let probe = 0;
+    for (let i = 0; i < values.length; i++) probe += (values[i] as number) * 0;
+    if (probe === 0) return;
+    const i = values.findIndex((value) => !Number.isFinite(value));
+    throw new ScoringInputError(`${what} ${Math.floor(i / perRow)} holds ${values[i]}`);
   };
   finite(users, 'the vector of user', DIMENSIONS);
   finite(articles, 'the vector of article', DIMENSIONS);
@@ -234,25 +235,30 @@ function packExclusions(
   const offsets = new Int32Array(exclusions.length + 1);
   let list = new Int32Array(Math.max(16, exclusions.length * 8));
   let at = 0;
-  exclusions.forEach((excluded, u) => {
+  const refuse = (u: number, index: unknown) => {
+    throw new ScoringInputError(`exclusions[${u}] holds ${index}, not an article index (0 to ${m - 1})`);
+  };
+  for (let u = 0; u < exclusions.length; u++) {
+    const excluded = exclusions[u] as Iterable<number>;
+    const values = Array.isArray(excluded) ? (excluded as readonly number[]) : Array.from(excluded);
+    if (at + values.length > list.length) {
+      const grown = new Int32Array(Math.max(list.length * 2, at + values.length));
+      grown.set(list);
+      list = grown;
+    }
     const start = at;
-    for (const index of excluded) {
-      if (!Number.isInteger(index) || index < 0 || index >= m) {
-        throw new ScoringInputError(`exclusions[${u}] holds ${index}, not an article index (0 to ${m - 1})`);
-      }
-      if (at === list.length) {
-        const grown = new Int32Array(list.length * 2);
-        grown.set(list);
-        list = grown;
-      }
+    for (let i = 0; i < values.length; i++) {
+      const index = values[i] as number;
+      if (!(index >= 0 && index < m && Number.isInteger(index))) refuse(u, index);
       list[at++] = index;
     }
-    const run = list.subarray(start, at).sort();
-    let kept = 0;
-    for (let i = 0; i < run.length; i++) if (i === 0 || run[i] !== run[i - 1]) run[kept++] = run[i] as number;
-    at = start + kept;
+    list.subarray(start, at).sort();
+    let kept = start;
+    for (let i = start; i < at; i++)
+      if (kept === start || list[i] !== list[kept - 1]) list[kept++] = list[i] as number;
+    at = kept;
     offsets[u + 1] = at;
-  });
+  }
   return { offsets, list: list.subarray(0, at) };
 }
 
