@@ -28,7 +28,7 @@ describe('the local HTTP API in front of serverless-offline', () => {
       dataDir,
       offline: true,
       maxInflatedBodyBytes: CAP,
-      ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+      ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
     });
     url = `${stack.endpoints.http}/echo`;
   }, 120_000);
