@@ -10,7 +10,7 @@
  *   npm run bench:local-start -- [--rounds 5] [--reference /path/to/other/checkout ...]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,7 +51,11 @@ async function round(checkout: string): Promise<Round> {
   const dataDir = await mkdtemp(join(tmpdir(), 'logbase-bench-start-'));
   const ports = { http: await freePort(), lambda: await freePort() };
   const node = join(checkout, 'node_modules', '.bin', 'node');
-  const flags = ['s3', 'kinesis', 'dynamodb', 'firehose', 'sqs'].flatMap((p) => [`--${p}-port`, '0']);
+  // An older checkout has no SQS: pass only the port options its `logbase dev` knows.
+  const dev = await readFile(join(checkout, 'cli', 'commands', 'dev.ts'), 'utf8');
+  const flags = ['s3', 'kinesis', 'dynamodb', 'firehose', 'sqs']
+    .filter((p) => dev.includes(`--${p}-port`))
+    .flatMap((p) => [`--${p}-port`, '0']);
   const started = performance.now();
   const child: ChildProcess = spawn(
     node,
