@@ -1,5 +1,11 @@
 import { gunzipSync } from 'node:zlib';
-import { clientEventPatterns, type EventType, type FieldError, validateClientEvent } from '../schemas';
+import {
+  clientEventPatterns,
+  type EventType,
+  type FieldError,
+  type PatternMatch,
+  validateClientEvent,
+} from '../schemas';
 import { dateTimeMillis } from '../schemas/formats';
 import type { BatchRecord } from './batches';
 import { describeJsonError, skipValue, skipWhitespace } from './json-text';
@@ -397,17 +403,19 @@ class Decisions {
   }
 
   /**
-   * Takes an event the fast path matched (patterns holds its envelope): characters [start, end)
-   * of `text`, which are also its bytes in the body when `copyBytes`; a problem becomes a rejection.
+   * Takes an event the fast path matched: characters [start, match.end) of `text`, which are also
+   * its bytes in the body when `copyBytes`; a problem becomes a rejection.
    */
   takeMatched(
     index: number,
     text: string,
     start: number,
-    end: number,
+    match: PatternMatch,
     copyBytes: boolean,
     line?: number,
   ): void {
+    const { end, eventId, occurredMs } = match;
+    const eventType = match.type as EventType;
     let stored = '';
     let size: number;
     if (copyBytes) {
@@ -416,10 +424,7 @@ class Decisions {
       stored = `${text.slice(start, end - 1)}${this.suffixText}`;
       size = Buffer.byteLength(stored, 'utf8');
     }
-    const eventType = patterns.eventType as EventType;
-    const eventId = patterns.eventId;
-    const occurredMs = patterns.occurredMs;
-    const problem = this.take(index, eventType, eventId, patterns.userId, occurredMs, stored, size, start);
+    const problem = this.take(index, eventType, eventId, match.userId, occurredMs, stored, size, start);
     if (problem !== undefined)
       this.reject(index, [problem], text.slice(start, end), { eventId, eventType }, line);
   }
@@ -525,9 +530,11 @@ function decideJsonText(text: string, copyBytes: boolean, maxEvents: number, dec
   let index = 0;
   for (; ; index++) {
     if (index === maxEvents) return -1;
-    let end = patterns.match(text, at);
-    if (end >= 0) {
-      decisions.takeMatched(index, text, at, end, copyBytes);
+    const match = patterns.match(text, at);
+    let end: number;
+    if (match !== undefined) {
+      end = match.end;
+      decisions.takeMatched(index, text, at, match, copyBytes);
     } else {
       end = skipValue(text, at);
       if (end < 0) return -1;
@@ -566,8 +573,9 @@ function decideNdjson(text: string, bytes: Buffer, maxEvents: number, decisions:
   if (lines.length > maxEvents) throw tooManyEvents(lines.length, maxEvents);
   lineTexts.forEach((raw, index) => {
     const line = lines[index] as number;
-    if (patterns.match(raw, 0) === raw.length) {
-      decisions.takeMatched(index, raw, 0, raw.length, false, line);
+    const match = patterns.match(raw, 0);
+    if (match?.end === raw.length) {
+      decisions.takeMatched(index, raw, 0, match, false, line);
       return;
     }
     let value: unknown;
