@@ -4,6 +4,7 @@ import { endpointEnvName, LOCAL_DEFAULTS } from '../lib/aws/endpoints';
 import { type DataDirLayout, prepareDataDir } from './data-dir';
 import { type Emulators, startEmulators } from './emulators';
 import type { FirehoseFaults } from './firehose/server';
+import type { KinesisFaults } from './kinesis/faults';
 import { LocalFirehose } from './firehose/server';
 import { HttpFront } from './http-front';
 import { type Invoker, LambdaInvoker } from './invoker';
@@ -94,10 +95,18 @@ export interface LocalStack {
    */
   env: Record<string, string>;
   firehose: {
-    /** Fault injection for tests: the next N records put fail (ServiceUnavailableException by default). */
+    /** Fault injection for tests: the next N records or calls put fail (ServiceUnavailableException by default). */
     injectFaults(faults: FirehoseFaults): void;
+    /** Calls of an operation (e.g. PutRecordBatch) so far, failed ones included. */
+    calls(operation: string): number;
     /** Delivers every Firehose buffer now. */
     flush(): Promise<void>;
+  };
+  kinesis: {
+    /** Fault injection for tests: the next N calls or PutRecords records fail (throttled by default). */
+    injectFaults(faults: KinesisFaults): void;
+    /** Calls of an operation (e.g. PutRecords) so far, failed ones included. */
+    calls(operation: string): number;
   };
   /** The state machines of `stepFunctions.stateMachines`; Task states invoke the functions through the invoker. */
   stepFunctions: {
@@ -337,8 +346,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       get offlinePid() {
         return current?.pid;
       },
+      kinesis: {
+        injectFaults: (faults) => emulators.kinesisFaults.inject(faults),
+        calls: (operation) => emulators.kinesisFaults.calls(operation),
+      },
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),
+        calls: (operation) => firehose.calls(operation),
         flush: () => firehose.flushAll(),
       },
       stepFunctions: {
