@@ -15,8 +15,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { putToFirehose } from '../lib/aws/firehose';
 import { putToKinesis } from '../lib/aws/kinesis';
 import { putQuarantine } from '../lib/aws/quarantine';
-import { type CollectLimits, type PreparedRequest, prepareRequest, requestBody } from '../lib/domain/collect';
+import { type CollectLimits, type PreparedRequest, prepareRequest } from '../lib/domain/collect';
 import { type QuarantineContext, quarantineKey, rejectionLines } from '../lib/domain/collect-quarantine';
+import { requestBody } from '../lib/domain/http-body';
 
 /** One POST /v1/events as the Lambda receives it (API Gateway HTTP API, payload 2.0). */
 export interface ApiRequest {

@@ -1,20 +1,14 @@
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import type { SdkError } from '@smithy/types';
-import { type BatchLimits, type BatchRecord, cutBatches } from '../domain/batches';
+import {
+  type BatchLimits,
+  type BatchRecord,
+  cutBatches,
+  type WriteFailure,
+  type WriteResult,
+} from '../domain/batches';
 
-/** A record that could not be written, with the last error the service gave for it. */
-export interface WriteFailure {
-  index: number;
-  eventId: string;
-  errorCode: string;
-  errorMessage: string;
-}
-
-/** The outcome of a batch write: indexes of the records written, and the ones that were not. */
-export interface WriteResult {
-  written: number[];
-  failed: WriteFailure[];
-}
+export type { WriteFailure, WriteResult } from '../domain/batches';
 
 /** How long and how often to retry, and the clock to do it with (injectable for tests). */
 export interface RetryOptions {
