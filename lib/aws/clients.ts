@@ -3,6 +3,8 @@ import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type LocalService, localEndpoint } from './endpoints';
 
@@ -59,3 +61,7 @@ export const dynamoDbClient = (env: NodeJS.ProcessEnv = process.env) =>
 /** A Lambda client for this environment (locally: serverless-offline's invoke endpoint). */
 export const lambdaClient = (env: NodeJS.ProcessEnv = process.env) =>
   new LambdaClient(clientConfig('lambda', env));
+/** An SQS client for this environment (locally: the stack's SQS; queue URLs of any host reach it). */
+export const sqsClient = (env: NodeJS.ProcessEnv = process.env) => new SQSClient(clientConfig('sqs', env));
+/** An SNS client for this environment (locally: the stack's SNS, the same server as its SQS). */
+export const snsClient = (env: NodeJS.ProcessEnv = process.env) => new SNSClient(clientConfig('sns', env));
