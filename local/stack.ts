@@ -17,6 +17,7 @@ import { type HealthReport, httpAnswers, type ServiceStatus, StackHealth } from 
 import { HttpFront } from './http-front';
 import { type Invoker, LambdaInvoker } from './invoker';
 import { CheckpointStore } from './kinesis/checkpoints';
+import type { KinesisFaults } from './kinesis/faults';
 import { SubscriptionRunner } from './kinesis/subscriptions';
 import { errorMessage, type StackLog, silentLog } from './log';
 import { type OfflineProcess, startOffline } from './offline';
@@ -109,10 +110,18 @@ export interface LocalStack {
    */
   env: Record<string, string>;
   firehose: {
-    /** Fault injection for tests: the next N records put fail (ServiceUnavailableException by default). */
+    /** Fault injection for tests: the next N records or calls put fail (ServiceUnavailableException by default). */
     injectFaults(faults: FirehoseFaults): void;
+    /** Calls of an operation (e.g. PutRecordBatch) so far, failed ones included. */
+    calls(operation: string): number;
     /** Delivers every Firehose buffer now. */
     flush(): Promise<void>;
+  };
+  kinesis: {
+    /** Fault injection for tests: the next N calls or PutRecords records fail (throttled by default). */
+    injectFaults(faults: KinesisFaults): void;
+    /** Calls of an operation (e.g. PutRecords) so far, failed ones included. */
+    calls(operation: string): number;
   };
   /** The state machines of `stepFunctions.stateMachines`; Task states invoke the functions through the invoker. */
   stepFunctions: {
@@ -448,8 +457,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       get offlinePid() {
         return current?.pid;
       },
+      kinesis: {
+        injectFaults: (faults) => emulators.kinesisFaults.inject(faults),
+        calls: (operation) => emulators.kinesisFaults.calls(operation),
+      },
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),
+        calls: (operation) => firehose.calls(operation),
         flush: () => firehose.flushAll(),
       },
       stepFunctions: {

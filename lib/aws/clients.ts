@@ -15,12 +15,28 @@ export function isLocal(env: NodeJS.ProcessEnv = process.env): boolean {
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** Per-client settings on top of the shared ones. */
+export interface ClientOptions {
+  /**
+   * Calls per request, the first included (default 3, the SDK's standard retry mode). A caller that
+   * owns its retries (collect's stream writes, see lib/aws/retry.ts) sets 1, so retries never multiply.
+   */
+  maxAttempts?: number;
+}
+
 /**
  * Client options shared by every SDK client. On AWS this is just the defaults. Locally it points
  * at the emulator, uses dummy credentials and HTTP/1.1 (kinesalite does not speak HTTP/2).
  */
-export function clientConfig(service: LocalService, env: NodeJS.ProcessEnv = process.env) {
-  const base = { maxAttempts: 3, requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000 }) };
+export function clientConfig(
+  service: LocalService,
+  env: NodeJS.ProcessEnv = process.env,
+  options: ClientOptions = {},
+) {
+  const base = {
+    maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000 }),
+  };
   if (!isLocal(env)) return base;
   return {
     ...base,
@@ -34,11 +50,11 @@ export function clientConfig(service: LocalService, env: NodeJS.ProcessEnv = pro
 export const s3Client = (env: NodeJS.ProcessEnv = process.env) =>
   new S3Client({ ...clientConfig('s3', env), forcePathStyle: isLocal(env) });
 /** A Kinesis client for this environment (always HTTP/1.1: PutRecords/GetRecords need nothing more). */
-export const kinesisClient = (env: NodeJS.ProcessEnv = process.env) =>
-  new KinesisClient(clientConfig('kinesis', env));
+export const kinesisClient = (env: NodeJS.ProcessEnv = process.env, options: ClientOptions = {}) =>
+  new KinesisClient(clientConfig('kinesis', env, options));
 /** A Firehose client for this environment. */
-export const firehoseClient = (env: NodeJS.ProcessEnv = process.env) =>
-  new FirehoseClient(clientConfig('firehose', env));
+export const firehoseClient = (env: NodeJS.ProcessEnv = process.env, options: ClientOptions = {}) =>
+  new FirehoseClient(clientConfig('firehose', env, options));
 /** A DynamoDB client for this environment. */
 export const dynamoDbClient = (env: NodeJS.ProcessEnv = process.env) =>
   new DynamoDBClient(clientConfig('dynamodb', env));

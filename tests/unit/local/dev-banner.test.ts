@@ -44,7 +44,8 @@ function fakeStack(http: string | undefined): LocalStack {
     },
     dataDir: dataDirLayout('/tmp/logbase-data'),
     env: { LOGBASE_LOCAL: 'true', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' },
-    firehose: { injectFaults: () => undefined, flush: async () => undefined },
+    firehose: { injectFaults: () => undefined, calls: () => 0, flush: async () => undefined },
+    kinesis: { injectFaults: () => undefined, calls: () => 0 },
     stepFunctions: {
       list: () => [],
       start: () => {
