@@ -12,6 +12,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // The KPI page's script is bundled (Chart.js included) before any test renders a page.
+  globalSetup: '<rootDir>/scripts/build-report-page.cjs',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {
