@@ -16,7 +16,8 @@ export interface SampleReportOptions {
 /** Splits `total` into integers proportional to `weights` that add up to exactly `total`. */
 export function apportion(total: number, weights: readonly number[]): number[] {
   const sum = weights.reduce((a, b) => a + b, 0);
-  const exact = weights.map((w) => (sum === 0 ? 0 : (total * w) / sum));
+  if (!(sum > 0)) throw new RangeError(`cannot apportion ${total} over weights that add up to ${sum}`);
+  const exact = weights.map((w) => (total * w) / sum);
   const parts = exact.map(Math.floor);
   let left = total - parts.reduce((a, b) => a + b, 0);
   const byRemainder = exact

@@ -26,4 +26,4 @@ export {
   type StageQuarantine,
   type TabCtr,
 } from './model';
-export { escapeHtml, jsonForScript, renderReportHtml } from './render';
+export { attentionItems, escapeHtml, jsonForScript, renderReportHtml } from './render';

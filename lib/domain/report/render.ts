@@ -30,6 +30,7 @@ export function renderReportHtml(report: KpiReport): string {
   <p class="brand">logbase</p>
 </header>
 ${noEvents ? noEventsBanner(report) : ''}
+${attention(report)}
 <section class="headline" aria-label="主要指標">
 ${headlineCards(report)}
 </section>
@@ -98,6 +99,42 @@ function noEventsBanner(report: KpiReport): string {
   <strong>この日 (${escapeHtml(report.date)}) のイベントはありません</strong>
   <span>No events for this date: the lake holds no event for dt=${escapeHtml(report.date)}. 収集・整形の隔離とパイプラインの鮮度を確認してください。</span>
 </section>`;
+}
+
+/** What needs someone this morning: stages over the threshold, a late pipeline, skipped data. */
+export function attentionItems(report: KpiReport): string[] {
+  const items: string[] = [];
+  const { threshold } = report.quarantine;
+  for (const s of report.quarantine.stages) {
+    if ((s.rate ?? 0) > threshold) {
+      items.push(
+        `${stageLabel(s.stage)}の隔離率 ${percent(s.rate)} が閾値 ${percent(threshold, 1)} を超えています`,
+      );
+    }
+  }
+  const f = report.freshness;
+  if (f.oldest_unformatted_raw && f.oldest_unformatted_raw.age_seconds > f.limits.raw_age_seconds) {
+    items.push(`未整形の raw オブジェクトが ${duration(f.oldest_unformatted_raw.age_seconds)}残っています`);
+  }
+  if (f.user_vector_lag_seconds !== null && f.user_vector_lag_seconds > f.limits.user_vector_lag_seconds) {
+    items.push(`ユーザーベクトルが ${duration(f.user_vector_lag_seconds)}遅れています`);
+  }
+  const dq = report.data_quality;
+  if (dq.skipped_articles.count > 0)
+    items.push(`ベクトルのない記事 ${count(dq.skipped_articles.count)} 件をスキップしました`);
+  if (dq.unreadable_user_items.count > 0) {
+    items.push(`読めないユーザー項目が ${count(dq.unreadable_user_items.count)} 件あります`);
+  }
+  return items;
+}
+
+function attention(report: KpiReport): string {
+  const items = attentionItems(report);
+  if (items.length === 0)
+    return '<section class="attention ok" id="attention"><strong>要確認なし</strong> すべて閾値内です</section>';
+  return `<section class="attention" id="attention"><strong>要確認 ${items.length} 件</strong><ul>${items
+    .map((i) => `<li>${escapeHtml(i)}</li>`)
+    .join('')}</ul></section>`;
 }
 
 type Change = { arrow: string; text: string; tone: 'up' | 'down' | 'flat' | 'none' };
@@ -268,6 +305,11 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 small{color:#6b7280;font-weight:400;font-size:12px}
 .banner{background:#fef3c7;border:1px solid #f59e0b;border-left:6px solid #d97706;border-radius:8px;padding:14px 18px;margin-bottom:16px;display:flex;flex-direction:column;gap:2px}
 .banner strong{font-size:18px;color:#92400e}
+.attention{display:flex;gap:14px;align-items:baseline;background:#fff;border:1px solid #fecaca;border-left:6px solid #dc2626;border-radius:8px;padding:8px 16px;margin-bottom:14px}
+.attention strong{color:#991b1b;white-space:nowrap}
+.attention ul{margin:0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 22px;color:#374151}
+.attention li::before{content:"● ";color:#dc2626;font-size:10px;vertical-align:2px}
+.attention.ok{border-color:#99f6e4;border-left-color:#0d9488}.attention.ok strong{color:#115e59}
 .headline{display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:14px;margin-bottom:14px}
 .card,.panel{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .card h2,.panel h2{margin:0 0 6px;font-size:14px;font-weight:700;color:#374151}
