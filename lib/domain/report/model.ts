@@ -236,6 +236,12 @@ export function reportInconsistencies(report: KpiReport): string[] {
  * field that does not match the schema (the first 10) or every figure that does not add up.
  */
 export function parseReport(value: unknown): KpiReport {
+  const version = (value as { report_version?: unknown } | null)?.report_version;
+  if (typeof value === 'object' && value !== null && version !== KPI_REPORT_VERSION) {
+    throw new InvalidReportError(
+      `a KPI report of version ${JSON.stringify(version) ?? 'none'}: this logbase reads version ${KPI_REPORT_VERSION}`,
+    );
+  }
   registerFormats();
   compiled ??= TypeCompiler.Compile(KpiReportV1);
   if (!compiled.Check(value)) {

@@ -159,7 +159,7 @@ describe('When the team opens the KPI page of a day without events', () => {
     // Assess
     expect(blocked).toEqual([]);
     expect(errors).toEqual([]);
-    await expect(page.locator('#no-events strong').innerText()).resolves.toBe(
+    await expect(page.locator('#no-events strong').textContent()).resolves.toBe(
       'この日 (2026-12-24) のイベントはありません',
     );
     await expect(page.locator('#no-events').isVisible()).resolves.toBe(true);
