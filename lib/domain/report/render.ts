@@ -346,6 +346,6 @@ details summary{cursor:pointer;color:#6b7280;font-size:12px;margin-top:6px}
 .dq li.more{color:#6b7280;list-style:none}
 footer{margin-top:18px;color:#9ca3af;font-size:12px;text-align:center}
 @media (max-width:1100px){.headline{grid-template-columns:repeat(3,minmax(0,1fr))}.grid{grid-template-columns:repeat(2,minmax(0,1fr))}}
-@media (max-width:700px){.headline,.grid,.dq-grid{grid-template-columns:1fr}.dq ul{columns:1}}
+@media (max-width:700px){body{padding:14px}.grid,.dq-grid{grid-template-columns:1fr}.headline{grid-template-columns:1fr 1fr}.card .value{font-size:24px}.dq ul{columns:1}}
 @media print{body{background:#fff;padding:0}.card,.panel{box-shadow:none;break-inside:avoid}}
 `;
