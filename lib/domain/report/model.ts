@@ -96,8 +96,8 @@ export const KpiReportV1 = Tb.Object(
       },
       { additionalProperties: false },
     ),
-    ctr_by_platform: Tb.Array(PlatformCtr),
-    ctr_by_tab: Tb.Array(TabCtr),
+    ctr_by_platform: Tb.Array(PlatformCtr, { description: 'in the order the page shows them' }),
+    ctr_by_tab: Tb.Array(TabCtr, { description: 'in the order the page shows them' }),
     events_by_type: Tb.Array(
       Tb.Object({ event_type: Name('event type'), count: Count('events') }, { additionalProperties: false }),
     ),
@@ -190,6 +190,24 @@ let compiled: ReturnType<typeof TypeCompiler.Compile<typeof KpiReportV1>> | unde
 export function reportInconsistencies(report: KpiReport): string[] {
   const problems: string[] = [];
   const { headline: h } = report;
+  const derived = (name: string, stated: number | null, expected: number | null) => {
+    const same =
+      stated === null || expected === null ? stated === expected : Math.abs(stated - expected) <= 1e-9;
+    if (!same) problems.push(`${name} is ${stated}, its parts give ${expected}`);
+  };
+  for (const [name, f] of Object.entries(h)) {
+    const change = f.value === null || f.previous === null ? null : ratio(f.value - f.previous, f.previous);
+    derived(`headline.${name}.change`, f.change, change);
+  }
+  derived('headline.ctr', h.ctr.value, ratio(h.clicks.value, h.impressions.value));
+  for (const [name, rows] of [
+    ['ctr_by_platform', report.ctr_by_platform],
+    ['ctr_by_tab', report.ctr_by_tab],
+  ] as const) {
+    for (const [i, r] of rows.entries()) derived(`${name}[${i}].ctr`, r.ctr, ratio(r.clicks, r.impressions));
+  }
+  for (const s of report.quarantine.stages)
+    derived(`${s.stage} rate`, s.rate, ratio(s.quarantined, s.records_in));
   const sum = (rows: { count: number }[]) => rows.reduce((total, r) => total + r.count, 0);
   if (report.status === 'no_events' && h.events.value !== 0) {
     problems.push(`status is no_events but headline.events is ${h.events.value}`);

@@ -38,7 +38,7 @@ ${headlineCards(report)}
 ${panel(
   'CTR プラットフォーム別',
   'CTR by platform',
-  chartOrEmpty('ctr-platform', report.ctr_by_platform.length, 'chart-s') +
+  chartOrEmpty('ctr-platform', 'CTR プラットフォーム別', report.ctr_by_platform.length, 220) +
     ctrTable(
       'プラットフォーム',
       report.ctr_by_platform.map((r) => ({ name: platformLabel(r.platform), ...r })),
@@ -47,14 +47,14 @@ ${panel(
 ${panel(
   'CTR タブ別',
   'CTR by tab',
-  chartOrEmpty('ctr-tab', report.ctr_by_tab.length, 'chart-m') +
+  chartOrEmpty('ctr-tab', 'CTR タブ別', report.ctr_by_tab.length, 260, 30) +
     ctrTable(
       'タブ',
       report.ctr_by_tab.map((r) => ({ name: tabLabel(r.tab), ...r })),
     ),
 )}
-${panel('イベント種別', 'Events by type', chartOrEmpty('events-type', report.events_by_type.length, 'chart-s'))}
-${panel('新規 / リピーター', 'New vs returning users', chartOrEmpty('users', report.headline.daily_active_users.value, 'chart-s') + usersLine(report))}
+${panel('イベント種別', 'Events by type', chartOrEmpty('events-type', 'イベント種別', report.events_by_type.length, 220, 40))}
+${panel('新規 / リピーター', 'New vs returning users', chartOrEmpty('users', '新規 / リピーター', report.headline.daily_active_users.value, 220) + usersLine(report))}
 ${panel('隔離率 ステージ別', 'Quarantine rate per stage', quarantine(report))}
 ${panel('パイプラインの鮮度', 'Pipeline freshness', freshness(report))}
 ${panel('データ品質', 'Data quality', dataQuality(report), 'wide')}
@@ -197,9 +197,11 @@ function panel(name: string, en: string, body: string, extra = ''): string {
 </article>`;
 }
 
-function chartOrEmpty(id: string, rows: number, size: string): string {
+/** A chart's canvas, at least `height` px tall and taller by `perRow` px a row past 5 (many tabs); or "no events". */
+function chartOrEmpty(id: string, label: string, rows: number, height: number, perRow = 0): string {
   if (rows === 0) return `<p class="empty">イベントなし&nbsp;<small>(no events)</small></p>`;
-  return `<div class="chart ${size}"><canvas data-chart="${id}" role="img" aria-label="${id}"></canvas></div>`;
+  const px = Math.max(height, height + (rows - 5) * perRow);
+  return `<div class="chart" style="height:${px}px"><canvas data-chart="${id}" role="img" aria-label="${label}"></canvas></div>`;
 }
 
 function ctrTable(
@@ -225,7 +227,7 @@ function quarantine(report: KpiReport): string {
   const { threshold, stages } = report.quarantine;
   const anyRecords = stages.some((s) => s.records_in > 0);
   const chart = anyRecords
-    ? `<div class="chart chart-s"><canvas data-chart="quarantine" role="img" aria-label="quarantine"></canvas></div>`
+    ? `<div class="chart" style="height:220px"><canvas data-chart="quarantine" role="img" aria-label="隔離率 ステージ別"></canvas></div>`
     : `<p class="empty">記録なし&nbsp;<small>(no records)</small></p>`;
   const rows = stages
     .map((s) => {
@@ -319,7 +321,7 @@ small{color:#6b7280;font-weight:400;font-size:12px}
 .change .prev{color:#9ca3af;font-weight:400;margin-left:4px}
 .grid{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}
 .panel.wide{grid-column:1/-1}
-.chart{position:relative}.chart-s{height:220px}.chart-m{height:260px}
+.chart{position:relative}
 .empty{height:160px;display:flex;align-items:center;justify-content:center;margin:0;color:#9ca3af;font-size:16px;background:#f9fafb;border-radius:8px}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:12.5px;margin-top:8px}
 th,td{padding:3px 6px;border-bottom:1px solid #f3f4f6;text-align:right}

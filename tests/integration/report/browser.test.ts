@@ -169,6 +169,34 @@ describe('When the team opens the KPI page of a day without events', () => {
   });
 });
 
+describe('When the page draws its Japanese labels', () => {
+  it('draws them with a Japanese font, not as boxes for missing glyphs', async () => {
+    // Prepare
+    const { page } = await openReport('kpi-report-fonts', sampleReport());
+
+    // Act: Japanese drawn with the page's font stack (the charts' too), and unassigned code points,
+    // whose glyphs are always missing. Runs in the page: browser types, hence the `any`.
+    const drawn = await page.evaluate(() => {
+      const { document, getComputedStyle } = globalThis as any;
+      const ink = (text: string) => {
+        const canvas = document.createElement('canvas');
+        canvas.width = 200;
+        canvas.height = 40;
+        const ctx = canvas.getContext('2d');
+        ctx.font = `24px ${getComputedStyle(document.body).fontFamily}`;
+        ctx.fillText(text, 4, 30);
+        return Array.from(ctx.getImageData(0, 0, 200, 40).data).join(',');
+      };
+      return { japanese: ink('トップ経済'), missing: ink('\u0378\u0379\u0380\u0381\u0382'), blank: ink('') };
+    });
+
+    // Assess
+    expect(drawn.japanese).not.toBe(drawn.blank);
+    expect(drawn.japanese).not.toBe(drawn.missing);
+    await page.close();
+  });
+});
+
 describe('When a tab name holds </script>', () => {
   it('still draws the page, with the name as a label', async () => {
     // Prepare

@@ -52,6 +52,19 @@ describe('the KPI report model', () => {
     expect(() => parseReport(report)).toThrow(/new \+ returning users is \d+, daily_active_users is \d+/);
   });
 
+  it('refuses a rate or a change that its own counts contradict', () => {
+    // Prepare
+    const report = structuredClone(sampleReport());
+    report.ctr_by_platform[1]!.ctr = 0.5;
+    report.headline.daily_active_users.change = 0.25;
+
+    // Act / Assess
+    expect(() => parseReport(report)).toThrow(
+      /headline\.daily_active_users\.change is 0\.25, its parts give -?0\.\d+/,
+    );
+    expect(() => parseReport(report)).toThrow(/ctr_by_platform\[1\]\.ctr is 0\.5, its parts give 0\.0\d+/);
+  });
+
   it('refuses a no-events report that counts events', () => {
     const report = structuredClone(sampleReport({ status: 'no_events' }));
     report.headline.events = figure(12, null);

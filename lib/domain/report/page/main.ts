@@ -96,6 +96,7 @@ const thresholdLine = (value: number, text: string): Plugin<'bar'> => ({
   },
 });
 
+const shorten = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 const pct = (fraction: number | null) => (fraction === null ? null : fraction * 100);
 const pctLabel = (value: number) => `${value.toFixed(2)}%`;
 const pctTick = (value: number) => `${value}%`;
@@ -120,7 +121,11 @@ function barChart(
     grid: { color: CHART_COLORS.grid },
     ticks: { callback: (value: number | string) => options.tick(Number(value)) },
   };
-  const categoryAxis = { grid: { display: false } };
+  // A long name (a new tab, say) is cut on the axis; the tooltip and the table below show it whole.
+  const categoryAxis = {
+    grid: { display: false },
+    ticks: { callback: (_: unknown, index: number) => shorten(labels[index] ?? '', 14) },
+  };
   return {
     type: 'bar',
     data: { labels, datasets: [{ data, backgroundColor: colors, borderRadius: 4, maxBarThickness: 56 }] },
