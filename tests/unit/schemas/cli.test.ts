@@ -172,6 +172,8 @@ describe('logbase schemas --write-lock', () => {
 });
 
 describe('the logbase binary', () => {
+  // Each test starts the CLI in a new process (tsx compiles it first): seconds on a busy machine.
+  jest.setTimeout(30_000);
   const exec = promisify(execFile);
   const bin = join(__dirname, '../../../bin/logbase.cjs');
 
