@@ -19,12 +19,7 @@ module.exports = {
   // slide. local/ is covered by the integration suite (it runs the stack in process), not here.
   coverageProvider: 'v8',
   // The KPI page's script runs in a browser: the browser test (tests/integration/report) covers it.
-  collectCoverageFrom: [
-    'lib/**/*.ts',
-    'functions/**/*.ts',
-    'cli/**/*.ts',
-    '!lib/domain/report/page/**',
-  ],
+  collectCoverageFrom: ['lib/**/*.ts', 'functions/**/*.ts', 'cli/**/*.ts', '!lib/domain/report/page/**'],
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: {
     './lib/domain/': { lines: 98, branches: 93, functions: 98 },

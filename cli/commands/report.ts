@@ -29,7 +29,7 @@ export function runRender(file: string, options: RenderOptions, io: Output = std
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    io.err(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`cannot read ${file}: ${(error as Error | undefined)?.message ?? String(error)}`);
     return 1;
   }
   let report: ReturnType<typeof parseReport>;

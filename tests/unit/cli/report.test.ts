@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runRender, runSample } from '../../../cli/commands/report';
+import { buildProgram } from '../../../cli/main';
 
 /** Captures what a command prints. */
 function io() {
@@ -68,5 +69,49 @@ describe('logbase report', () => {
 
     expect(first.out).toEqual(second.out);
     expect(JSON.parse(first.out[0] ?? '').report_version).toBe(1);
+  });
+
+  it('runs from the command line: report sample --no-events, then report render -o', async () => {
+    // Prepare
+    const json = join(dir, 'none.json');
+    const html = join(dir, 'none.html');
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+
+    // Act
+    try {
+      await buildProgram().parseAsync([
+        'node',
+        'logbase',
+        'report',
+        'sample',
+        '--no-events',
+        '--date',
+        '2026-12-24',
+        '-o',
+        json,
+      ]);
+      await buildProgram().parseAsync(['node', 'logbase', 'report', 'render', json, '-o', html]);
+    } finally {
+      write.mockRestore();
+    }
+
+    // Assess
+    expect(process.exitCode ?? 0).toBe(0);
+    expect(JSON.parse(readFileSync(json, 'utf8'))).toMatchObject({ status: 'no_events', date: '2026-12-24' });
+    expect(readFileSync(html, 'utf8')).toContain('この日 (2026-12-24) のイベントはありません');
+  });
+
+  it('refuses a --date that is not a day', () => {
+    const printed = io();
+
+    expect(runSample({ date: '24/12/2026' }, printed.io)).toBe(1);
+    expect(printed.err).toEqual(['--date must be YYYY-MM-DD, got "24/12/2026"']);
+  });
+
+  it('says when the report file cannot be read', () => {
+    const printed = io();
+
+    expect(runRender(join(dir, 'missing.json'), {}, printed.io)).toBe(1);
+    expect(printed.err[0]).toMatch(/^cannot read .*missing\.json: ENOENT/);
   });
 });
