@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runSchemas, type SchemasOptions } from '../../../cli/commands/schemas';
+import { currentLock, formatLock, type RegistryLock } from '../../../cli/schemas-lock';
 import { listSchemas } from '../../../lib/schemas';
-import { currentLock, formatLock, type RegistryLock } from '../../../lib/schemas/lock';
 
 /** Runs `logbase schemas` in-process and captures what it prints. */
 function run(type: string | undefined, options: SchemasOptions) {
