@@ -20,12 +20,13 @@
 ;; The tile: 4 users x 12 articles, 12 f32x4 accumulators; per dimension 3 loads of the panel,
 ;; 4 broadcast loads of the users and 12 multiply-adds (48 multiply-adds of scalars). On arm64
 ;; (32 vector registers) it stays in registers; V8 on x86-64 has 15 for SIMD and spills three
-;; accumulators, which measured no slower on this x86-64 machine than the 4x8 and 3x12 tiles
-;; that fit (docs/ARCHITECTURE.md). The loop over the 128 dimensions is not unrolled by hand:
+;; accumulators: there 3x12, which fits, took about 10% less CPU (docs/ARCHITECTURE.md); 4x12
+;; is kept for arm64, the Lambda target. The loop over the 128 dimensions is not unrolled by hand:
 ;; unrolled, V8 hoists every load of the body to its top and spills half the accumulators. The
 ;; repetitive parts (accumulator updates, epilogue) were written out by a throwaway script.
-;; Articles are visited in ascending index order, so a candidate that only ties the worst kept entry never displaces it: the
-;; tie-break (score desc, then index asc) holds with a strict "greater than" test.
+;; Articles are visited in ascending index order, so a candidate that only ties the worst kept
+;; entry never displaces it: the tie-break (score desc, then index asc) holds with a strict
+;; "greater than" test.
 (module
   (import "env" "memory" (memory 0))
 
