@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerDev } from './dev';
+import { registerQuery } from './query';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
 
@@ -7,4 +8,4 @@ import { registerSend } from './send';
 export type RegisterCommand = (program: Command) => void;
 
 /** Every `logbase` subcommand. Add a new command module here. */
-export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev];
+export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerQuery];
