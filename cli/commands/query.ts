@@ -6,7 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { type Command, Option } from 'commander';
 import { dataDirLayout } from '../../local/data-dir';
 import { loadServiceConfig, type PrintedService } from '../../local/service-config';
-import { type AthenaTarget, runAthenaQuery } from '../query/athena';
+import { AthenaQueryError, type AthenaTarget, runAthenaQuery } from '../query/athena';
 import {
   dryRunReport,
   formatBytes,
@@ -148,10 +148,18 @@ export async function runStageQuery(
     const verdict = await guard.check(sql, { allowFullScan: options.allowFullScan });
     const stop = judge(verdict, options, partitions.where, io);
     if (stop !== undefined) return stop;
-    const { result, stats } = await runAthenaQuery(options.athena, sql, options.target, {
-      ...(options.sleep ? { sleep: options.sleep } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    let ran: Awaited<ReturnType<typeof runAthenaQuery>>;
+    try {
+      ran = await runAthenaQuery(options.athena, sql, options.target, {
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof AthenaQueryError)) throw error;
+      io.err(`logbase query: ${error.message}`);
+      return 1;
+    }
+    const { result, stats } = ran;
     for (const line of render(result, options.format)) io.out(line);
     io.err(
       `logbase query: Athena scanned ${formatBytes(stats.dataScannedBytes)} (the guard listed ${readLine(verdict)}) ` +
