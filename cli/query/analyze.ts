@@ -236,8 +236,10 @@ export class QueryAnalyzer {
   private pushedIntoSelect(node: Tree, relations: Relation[], pushed: Tree[]): Tree[] {
     if (pushed.length === 0) return [];
     const modifiers: Tree[] = node.modifiers ?? [];
+    // A filter moved below a LIMIT, a DISTINCT ON or a window function would change which rows come out.
     if (modifiers.some((m) => m.type === 'LIMIT_MODIFIER' || m.type === 'LIMIT_PERCENT_MODIFIER')) return [];
-    if ([...expressions(node.select_list)].some((e) => e.class === 'WINDOW')) return [];
+    if (modifiers.some((m) => m.type === 'DISTINCT_MODIFIER' && m.distinct_on_targets?.length)) return [];
+    if (node.qualify || [...expressions(node.select_list)].some((e) => e.class === 'WINDOW')) return [];
     const output = this.selectColumns(node, relations);
     if (!output) return [];
     const groups = new Set((node.group_expressions ?? []).map(shape));

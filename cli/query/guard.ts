@@ -25,6 +25,8 @@ export interface ReadPlan {
   partitions: PartitionStats[];
   files: number;
   bytes: number;
+  /** False when the listing stopped at its cap: the figures are then "at least". */
+  complete: boolean;
 }
 
 /** The guard's answer for one query. */
@@ -37,6 +39,8 @@ export interface GuardVerdict {
   tables: string[];
   partitions: number;
   bytes: number;
+  /** False when a listing stopped at its cap. */
+  complete: boolean;
 }
 
 export interface GuardOptions {
@@ -77,6 +81,8 @@ export function formatBytes(bytes: number): string {
 
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);
 
+const NOTHING = { reads: [], tables: [], partitions: 0, bytes: 0, complete: true };
+
 export class QueryGuard {
   /**
    * @param db a DuckDB connection: it parses the SQL and evaluates the partition filters (nothing else).
@@ -97,10 +103,7 @@ export class QueryGuard {
       return {
         allowed: options.allowFullScan === true,
         problem: parsed.problem,
-        reads: [],
-        tables: [],
-        partitions: 0,
-        bytes: 0,
+        ...NOTHING,
       };
     }
     const analysis = new QueryAnalyzer(this.resolve).analyze(parsed.node);
@@ -108,7 +111,7 @@ export class QueryGuard {
       const problem =
         `the query reads files directly (${[...new Set(analysis.fileFunctions)].join(', ')}); ` +
         'logbase query reads the lake through its tables (click, click_v1, ...), which the guard can check';
-      return { allowed: false, problem, reads: [], tables: [], partitions: 0, bytes: 0 };
+      return { allowed: false, problem, ...NOTHING };
     }
     const reads: ReadPlan[] = [];
     for (const read of analysis.reads) reads.push(await this.plan(sql, read));
@@ -118,6 +121,7 @@ export class QueryGuard {
       tables: [...new Set(reads.map((r) => r.read.table.name))],
       partitions: reads.reduce((n, r) => n + r.partitions.length, 0),
       bytes: reads.reduce((n, r) => n + r.bytes, 0),
+      complete: reads.every((r) => r.complete),
     };
   }
 
@@ -148,8 +152,16 @@ export class QueryGuard {
     ].filter(Boolean);
     const label = `${table.name}${as.length ? ` (${as.join(', ')})` : ''}`;
     const whole = async (problem: string, filter?: string): Promise<ReadPlan> => {
-      const partitions = await this.partitions.list(table);
-      return { read, label, problem, partitions, ...(filter ? { filter } : {}), ...totals(partitions) };
+      const { partitions, complete } = await this.partitions.list(table);
+      return {
+        read,
+        label,
+        problem,
+        partitions,
+        complete,
+        ...(filter ? { filter } : {}),
+        ...totals(partitions),
+      };
     };
     const onDt = read.filters.filter((f) => columnsOf(f).has('dt'));
     if (onDt.length === 0) return whole('no filter on dt');
@@ -170,9 +182,12 @@ export class QueryGuard {
         where,
       );
     }
-    const listed = keptDays.length === 0 ? [] : await this.partitions.list(table, keptDays);
-    const partitions = await this.matching(where, listed);
-    return { read, label, filter: where, partitions, ...totals(partitions) };
+    const listed =
+      keptDays.length === 0
+        ? { partitions: [], complete: true }
+        : await this.partitions.list(table, keptDays);
+    const partitions = await this.matching(where, listed.partitions);
+    return { read, label, filter: where, partitions, complete: listed.complete, ...totals(partitions) };
   }
 
   private tomorrow(): Date {
@@ -269,11 +284,15 @@ export function partitionList(partitions: PartitionStats[], max = 6): string {
   return shown.join(', ');
 }
 
-/** `3 partitions, 4 files, 12.5 KiB` (the partitions named when few). */
-function readSummary(r: ReadPlan): string {
+/** `3 partitions, 4 files, 12.5 KiB` (the partitions named when few; "at least" when a listing was capped). */
+function readSummary(r: ReadPlan, complete = ''): string {
   const n = r.partitions.length;
-  const head = `${n} partition${n === 1 ? '' : 's'}, ${r.files} file${r.files === 1 ? '' : 's'}, ${formatBytes(r.bytes)}`;
+  const head = `${r.complete ? complete : 'at least '}${partitionFigures(r, n)}`;
   return n === 0 ? head : `${head}: ${partitionList(r.partitions)}`;
+}
+
+function partitionFigures(r: ReadPlan, n: number): string {
+  return `${n} partition${n === 1 ? '' : 's'}, ${r.files} file${r.files === 1 ? '' : 's'}, ${formatBytes(r.bytes)}`;
 }
 
 /** What `logbase query` prints when the guard refuses a query (one line per problem, then what to do). */
@@ -289,7 +308,7 @@ export function refusalMessage(verdict: GuardVerdict, where: string): string[] {
     `refused: ${refused.length === 1 ? 'a lake table is' : `${refused.length} lake tables are`} read without a filter on dt that prunes partitions:`,
   ];
   for (const r of refused) {
-    lines.push(`  ${r.label}: ${r.problem}`, `    it would scan all ${readSummary(r)} (in ${where})`);
+    lines.push(`  ${r.label}: ${r.problem}`, `    it would scan ${readSummary(r, 'all ')} (in ${where})`);
   }
   lines.push(
     "Filter each lake table on its partition day, e.g. WHERE dt = '2026-12-01' (dt is the event's UTC day as 'YYYY-MM-DD',",
@@ -309,7 +328,7 @@ export function dryRunReport(verdict: GuardVerdict, where: string): string[] {
   }
   const n = verdict.partitions;
   lines.push(
-    `total: ${n} partition${n === 1 ? '' : 's'}, ${formatBytes(verdict.bytes)} (listed in ${where})`,
+    `total: ${verdict.complete ? '' : 'at least '}${n} partition${n === 1 ? '' : 's'}, ${formatBytes(verdict.bytes)} (listed in ${where})`,
   );
   lines.push(
     verdict.allowed

@@ -81,7 +81,7 @@ export class LocalLake {
     const schema = identifier(this.schema);
     await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     for (const table of tables) {
-      const files = (await this.partitions.list(table)).flatMap((p) => p.paths ?? []);
+      const files = (await this.partitions.list(table)).partitions.flatMap((p) => p.paths ?? []);
       await this.connection.run(tableViewSql(table, this.schema, files));
     }
     for (const view of lakeViews(tables)) {

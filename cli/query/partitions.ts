@@ -13,11 +13,17 @@ export interface PartitionStats {
   paths?: string[];
 }
 
+/** The partitions found; `complete` is false when the listing stopped at its cap (the figures are then a floor). */
+export interface PartitionListing {
+  partitions: PartitionStats[];
+  complete: boolean;
+}
+
 /** Lists a lake table's partitions: all of them, or only those of the given days. */
 export interface PartitionSource {
   /** Where the lake is, for messages (`s3://bucket/lake/`, a folder). */
   readonly where: string;
-  list(table: LakeTable, days?: string[]): Promise<PartitionStats[]>;
+  list(table: LakeTable, days?: string[]): Promise<PartitionListing>;
 }
 
 /** The Parquet objects of the lake: manifests and other files beside them are not data. */
@@ -56,7 +62,7 @@ export class LocalPartitions implements PartitionSource {
     this.where = join(bucketDir, 'lake');
   }
 
-  async list(table: LakeTable, days?: string[]): Promise<PartitionStats[]> {
+  async list(table: LakeTable, days?: string[]): Promise<PartitionListing> {
     const root = join(this.bucketDir, table.prefix);
     const wanted = days ? new Set(days) : undefined;
     const objects: { key: string; size: number; path: string }[] = [];
@@ -64,7 +70,7 @@ export class LocalPartitions implements PartitionSource {
     try {
       dayDirs = (await readdir(root)).filter((d) => d.startsWith('dt='));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { partitions: [], complete: true };
       throw error;
     }
     for (const dayDir of dayDirs) {
@@ -79,12 +85,14 @@ export class LocalPartitions implements PartitionSource {
         }
       }
     }
-    return group(objects);
+    return { partitions: group(objects), complete: true };
   }
 }
 
 /** At most this many days are listed one prefix each; more, and the table's whole prefix is listed once. */
 const MAX_DAY_PREFIXES = 62;
+/** A listing stops after this many pages of 1,000 keys (a year of a busy table is some 500): enough for an estimate. */
+const MAX_PAGES = 25;
 
 /** The lake on S3, listed with ListObjectsV2 (paged): per matched day's prefix, or the whole table. */
 export class S3Partitions implements PartitionSource {
@@ -97,24 +105,31 @@ export class S3Partitions implements PartitionSource {
     this.where = `s3://${bucket}/lake/`;
   }
 
-  async list(table: LakeTable, days?: string[]): Promise<PartitionStats[]> {
+  async list(table: LakeTable, days?: string[]): Promise<PartitionListing> {
     if (days && days.length <= MAX_DAY_PREFIXES) {
       const perDay = await Promise.all(days.map((day) => this.objects(`${table.prefix}dt=${day}/`)));
-      return group(perDay.flat());
+      return {
+        partitions: group(perDay.flatMap((d) => d.objects)),
+        complete: perDay.every((d) => d.complete),
+      };
     }
-    const all = group(await this.objects(table.prefix));
+    const { objects, complete } = await this.objects(table.prefix);
+    const all = group(objects);
     const wanted = days ? new Set(days) : undefined;
-    return wanted ? all.filter((p) => wanted.has(p.dt)) : all;
+    return { partitions: wanted ? all.filter((p) => wanted.has(p.dt)) : all, complete };
   }
 
-  private async objects(prefix: string): Promise<{ key: string; size: number }[]> {
-    const out: { key: string; size: number }[] = [];
-    for await (const page of paginateListObjectsV2(
-      { client: this.s3 },
-      { Bucket: this.bucket, Prefix: prefix },
-    )) {
-      for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+  private async objects(
+    prefix: string,
+  ): Promise<{ objects: { key: string; size: number }[]; complete: boolean }> {
+    const objects: { key: string; size: number }[] = [];
+    let pages = 0;
+    const input = { Bucket: this.bucket, Prefix: prefix };
+    for await (const page of paginateListObjectsV2({ client: this.s3 }, input)) {
+      for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, size: o.Size ?? 0 });
+      pages += 1;
+      if (pages >= MAX_PAGES && page.IsTruncated) return { objects, complete: false };
     }
-    return out;
+    return { objects, complete: true };
   }
 }

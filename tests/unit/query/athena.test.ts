@@ -149,6 +149,23 @@ describe('logbase query --stage (Athena)', () => {
     expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(2);
   });
 
+  it('says "at least" when the listing of a big table stops at its cap of 25 pages', async () => {
+    s3.reset();
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [object('lake/click/v1/dt=2026-11-30/hour=23/c.parquet', 1000)],
+      IsTruncated: true,
+      NextContinuationToken: 'more',
+    });
+
+    const { code, err } = await query('SELECT * FROM click');
+
+    expect(code).toBe(1);
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(25);
+    expect(err[2]).toBe(
+      `logbase query:     it would scan at least 1 partition, 25 files, 24.4 KiB: dt=2026-11-30/hour=23 (in s3://${BUCKET}/lake/)`,
+    );
+  });
+
   it('prints what a dry run would read and starts no query', async () => {
     const { code, out } = await query("SELECT * FROM click WHERE dt = '2026-12-01' AND hour = '01'", {
       dryRun: true,

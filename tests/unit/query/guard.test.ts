@@ -1,7 +1,7 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { LakeTable } from '../../../catalog/lake';
 import { type GuardVerdict, lakeResolver, QueryGuard, refusalMessage } from '../../../cli/query/guard';
-import type { PartitionSource, PartitionStats } from '../../../cli/query/partitions';
+import type { PartitionListing, PartitionSource, PartitionStats } from '../../../cli/query/partitions';
 
 /** The lake the guard sees: a few partitions of click_v1 and impression_v1, 1000 bytes a file. */
 const LAKE: Record<string, [string, string, number][]> = {
@@ -16,11 +16,12 @@ const LAKE: Record<string, [string, string, number][]> = {
 class FakePartitions implements PartitionSource {
   readonly where = 's3://logbase-test-data/lake/';
   readonly listed: { table: string; days?: string[] }[] = [];
-  async list(table: LakeTable, days?: string[]): Promise<PartitionStats[]> {
+  async list(table: LakeTable, days?: string[]): Promise<PartitionListing> {
     this.listed.push({ table: table.name, ...(days ? { days } : {}) });
-    return (LAKE[table.name] ?? [])
+    const partitions: PartitionStats[] = (LAKE[table.name] ?? [])
       .filter(([dt]) => !days || days.includes(dt))
       .map(([dt, hour, files]) => ({ dt, hour, files, bytes: files * 1000 }));
+    return { partitions, complete: true };
   }
 }
 
@@ -110,8 +111,17 @@ describe('The query guard', () => {
       "SELECT * FROM (SELECT dt, row_number() OVER () AS n FROM click) s WHERE s.dt = '2026-12-01'",
     );
 
+    const distinctOn = await guard.check(
+      "SELECT * FROM (SELECT DISTINCT ON (user_id) * FROM click ORDER BY occurred_at) WHERE dt = '2026-12-01'",
+    );
+    const distinct = await guard.check(
+      "SELECT * FROM (SELECT DISTINCT user_id, dt FROM click) WHERE dt = '2026-12-01'",
+    );
+
     expect(refused(limited)).toEqual([['click_v1', 'no filter on dt']]);
     expect(refused(windowed)).toEqual([['click_v1', 'no filter on dt']]);
+    expect(refused(distinctOn)).toEqual([['click_v1', 'no filter on dt']]);
+    expect(distinct.allowed).toBe(true);
   });
 
   it('reads nothing from the lake when a CTE shadows a lake table name', async () => {
