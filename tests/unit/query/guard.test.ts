@@ -124,6 +124,29 @@ describe('The query guard', () => {
     expect(distinct.allowed).toBe(true);
   });
 
+  it('follows a renamed dt out of a subquery, and is not fooled by another column renamed to dt', async () => {
+    const renamed = await guard.check("SELECT * FROM (SELECT dt AS day FROM click) WHERE day = '2026-12-01'");
+    const fake = await guard.check("SELECT * FROM (SELECT user_id AS dt FROM click) WHERE dt = '2026-12-01'");
+    const aliased = await guard.check("SELECT * FROM click AS c(dt) WHERE c.dt = '2026-12-01'");
+
+    expect(reads(renamed)).toEqual([['click_v1', ['2026-12-01/00', '2026-12-01/01']]]);
+    expect(refused(fake)).toEqual([['click_v1', 'no filter on dt']]);
+    // `AS c(dt)` names the first column (event_id) dt.
+    expect(refused(aliased)).toEqual([['click_v1', 'no filter on dt']]);
+  });
+
+  it('checks a scalar subquery in the select list and a recursive CTE', async () => {
+    const scalar = await guard.check(
+      "SELECT (SELECT max(occurred_at) FROM click) AS last, count(*) FROM impression WHERE dt = '2026-12-01'",
+    );
+    const recursive = await guard.check(
+      "WITH RECURSIVE r AS (SELECT user_id FROM click WHERE dt = '2026-12-01' UNION ALL SELECT user_id FROM r) SELECT * FROM r",
+    );
+
+    expect(refused(scalar)).toEqual([['click_v1', 'no filter on dt']]);
+    expect(reads(recursive)).toEqual([['click_v1', ['2026-12-01/00', '2026-12-01/01']]]);
+  });
+
   it('reads nothing from the lake when a CTE shadows a lake table name', async () => {
     const verdict = await guard.check('WITH click AS (SELECT 1 AS x) SELECT * FROM click');
 
