@@ -55,6 +55,8 @@ interface Column {
   name: string;
   /** For a lake relation: the table's own column; for a derived one: the select-list expression. */
   source?: Tree;
+  /** For a derived relation's column renamed by `AS x(a, b)`: its name in the body. */
+  original?: string;
 }
 
 interface Relation {
@@ -371,13 +373,12 @@ export class QueryAnalyzer {
   /** `AS c(a, b)` renames the first columns; a pushed filter still reaches them by position. */
   private renameColumns(relation: Relation, aliases: string[] | undefined): void {
     if (!aliases?.length || !relation.columns) return;
-    const renamed = relation.columns.map((c, i) => ({ ...c, name: lower(aliases[i] ?? c.name) }));
-    if (relation.derived) {
-      // Derived relations take filters on their body's own names: remember the original per position.
-      relation.columns = renamed.map((c, i) => ({ ...c, original: relation.columns?.[i]?.name }) as Column);
-    } else {
-      relation.columns = renamed;
-    }
+    // A derived relation takes filters in its body's own names: each renamed column keeps its original.
+    relation.columns = relation.columns.map((c, i) => ({
+      ...c,
+      name: lower(aliases[i] ?? c.name),
+      ...(relation.derived ? { original: c.original ?? c.name } : {}),
+    }));
   }
 
   private hasColumn(relation: Relation, name: string): boolean {
@@ -424,7 +425,7 @@ export class QueryAnalyzer {
         continue;
       }
       const name = lower(item.alias || (item.class === 'COLUMN_REF' ? item.column_names.at(-1) : ''));
-      out.push({ name, source: item.class === 'COLUMN_REF' && !item.alias ? item : stripAlias(item) });
+      out.push({ name, source: { ...item, alias: '' } });
     }
     return out;
   }
@@ -502,9 +503,7 @@ export class QueryAnalyzer {
     const bare = mapColumns(filter, (ref) => {
       if (this.isValueName(ref, targets)) return ref;
       const name = this.columnOf(ref, targets)?.name ?? '';
-      const column = relation.columns?.find((c) => c.name === name) as
-        | (Column & { original?: string })
-        | undefined;
+      const column = relation.columns?.find((c) => c.name === name);
       return columnRef(String(relation.lake ? (column?.source ?? name) : (column?.original ?? name)));
     });
     if (relation.lake) {
@@ -521,8 +520,4 @@ export class QueryAnalyzer {
 
 function columnRefTo(binding: string, name: string): Tree {
   return { ...columnRef(name), column_names: binding ? [binding, name] : [name] };
-}
-
-function stripAlias(item: Tree): Tree {
-  return { ...item, alias: '' };
 }

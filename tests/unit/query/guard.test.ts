@@ -129,7 +129,12 @@ describe('The query guard', () => {
     const fake = await guard.check("SELECT * FROM (SELECT user_id AS dt FROM click) WHERE dt = '2026-12-01'");
     const aliased = await guard.check("SELECT * FROM click AS c(dt) WHERE c.dt = '2026-12-01'");
 
+    const cteAliases = await guard.check(
+      "WITH w(day, u) AS (SELECT dt, user_id FROM click) SELECT * FROM w AS z(d) WHERE z.d = '2026-12-01'",
+    );
+
     expect(reads(renamed)).toEqual([['click_v1', ['2026-12-01/00', '2026-12-01/01']]]);
+    expect(reads(cteAliases)).toEqual([['click_v1', ['2026-12-01/00', '2026-12-01/01']]]);
     expect(refused(fake)).toEqual([['click_v1', 'no filter on dt']]);
     // `AS c(dt)` names the first column (event_id) dt.
     expect(refused(aliased)).toEqual([['click_v1', 'no filter on dt']]);
