@@ -192,6 +192,27 @@ const environment = (config: PrintedService, name: string): string => {
   return value;
 };
 
+/** Where the local lake is: the local stage's bucket folder in the data dir, its database name and the query log. */
+export function localLake(config: PrintedService, dataDir: string) {
+  const layout = dataDirLayout(dataDir);
+  return {
+    bucketDir: join(layout.s3, environment(config, 'DATA_BUCKET')),
+    database: environment(config, 'GLUE_DATABASE'),
+    queryLog: layout.queryLog,
+  };
+}
+
+/** Where a stage's queries run: its region, data bucket, work group and Glue database, as serverless.yml names them. */
+export function stageLake(config: PrintedService, region?: string) {
+  const workGroup = (config.custom?.names as Record<string, unknown> | undefined)?.athenaWorkGroup;
+  if (typeof workGroup !== 'string') throw new Error('serverless.yml gives no custom.names.athenaWorkGroup');
+  return {
+    region: region ?? String(config.provider.region),
+    bucket: environment(config, 'DATA_BUCKET'),
+    target: { workGroup, database: environment(config, 'GLUE_DATABASE') },
+  };
+}
+
 async function action(sql: string, options: CommandOptions): Promise<number> {
   const serviceDir = resolve(options.serviceDir);
   const flags: QueryFlags = {
@@ -201,31 +222,24 @@ async function action(sql: string, options: CommandOptions): Promise<number> {
   };
   if (options.stage === undefined || options.stage === 'local') {
     const config = await loadServiceConfig({ serviceDir, stage: 'local' });
-    const layout = dataDirLayout(
+    const lake = localLake(
+      config,
       options.dataDir ? resolve(options.dataDir) : join(serviceDir, '.logbase', 'data'),
     );
-    const bucketDir = join(layout.s3, environment(config, 'DATA_BUCKET'));
-    if (!existsSync(bucketDir)) {
+    if (!existsSync(lake.bucketDir)) {
       stdio.err(
-        `logbase query: no local lake at ${bucketDir}: start the local stack (npm start) and send events, or pass --data-dir`,
+        `logbase query: no local lake at ${lake.bucketDir}: start the local stack (npm start) and send events, or pass --data-dir`,
       );
       return 1;
     }
-    return runLocalQuery(sql, {
-      ...flags,
-      bucketDir,
-      database: environment(config, 'GLUE_DATABASE'),
-      queryLog: layout.queryLog,
-    });
+    return runLocalQuery(sql, { ...flags, ...lake });
   }
   const config = await loadServiceConfig({
     serviceDir,
     stage: options.stage,
     ...(options.region ? { region: options.region } : {}),
   });
-  const region = options.region ?? String(config.provider.region);
-  const workGroup = (config.custom?.names as Record<string, unknown> | undefined)?.athenaWorkGroup;
-  if (typeof workGroup !== 'string') throw new Error('serverless.yml gives no custom.names.athenaWorkGroup');
+  const { region, bucket, target } = stageLake(config, options.region);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -234,8 +248,8 @@ async function action(sql: string, options: CommandOptions): Promise<number> {
       ...flags,
       athena: new AthenaClient({ region, maxAttempts: 5 }),
       s3: new S3Client({ region, maxAttempts: 5 }),
-      bucket: environment(config, 'DATA_BUCKET'),
-      target: { workGroup, database: environment(config, 'GLUE_DATABASE') },
+      bucket,
+      target,
       signal: stop.signal,
     });
   } finally {
