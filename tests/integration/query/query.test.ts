@@ -61,7 +61,7 @@ beforeAll(async () => {
     dataDir,
     fresh: true,
     offline: false,
-    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0 },
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0 },
     log: silentLog,
   });
   clients = clientsFor(stack);
