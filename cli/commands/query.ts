@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { type Command, Option } from 'commander';
+import { lakeTables, lakeViews } from '../../catalog/lake';
 import { dataDirLayout } from '../../local/data-dir';
 import { loadServiceConfig, type PrintedService } from '../../local/service-config';
 import { AthenaQueryError, type AthenaTarget, runAthenaQuery } from '../query/athena';
@@ -175,6 +176,7 @@ export async function runStageQuery(
 interface CommandOptions {
   stage?: string;
   region?: string;
+  bucket?: string;
   format: OutputFormat;
   allowFullScan: boolean;
   dryRun: boolean;
@@ -248,7 +250,7 @@ async function action(sql: string, options: CommandOptions): Promise<number> {
       ...flags,
       athena: new AthenaClient({ region, maxAttempts: 5 }),
       s3: new S3Client({ region, maxAttempts: 5 }),
-      bucket,
+      bucket: options.bucket ?? bucket,
       target,
       signal: stop.signal,
     });
@@ -270,6 +272,10 @@ export const registerQuery: RegisterCommand = (program: Command) => {
     )
     .option('--stage <stage>', 'run on Athena in the work group logbase-<stage> (default: the local lake)')
     .option('--region <region>', 'AWS region of the stage (default: the one serverless.yml resolves)')
+    .option(
+      '--bucket <name>',
+      'the stage\'s data bucket, when it was deployed with --param="dataBucket=<name>" (the guard lists its lake/ prefix)',
+    )
     .addOption(
       new Option('--format <format>', 'how results are printed').choices(OUTPUT_FORMATS).default('table'),
     )
@@ -285,8 +291,13 @@ export const registerQuery: RegisterCommand = (program: Command) => {
       'after',
       [
         '',
-        'Tables: one per event type and schema version (click_v1, ...) and one view per type at its latest',
-        "version (click, impression, ad_impression, action). Partition keys: dt ('YYYY-MM-DD', UTC) and hour ('HH').",
+        `Tables: ${lakeTables()
+          .map((t) => t.name)
+          .join(', ')} (one per event type and schema version),`,
+        `and one view per type at its latest version: ${lakeViews()
+          .map((v) => v.name)
+          .join(', ')}.`,
+        "Partition keys: dt ('YYYY-MM-DD', UTC) and hour ('HH').",
         'A query reading a table with no filter on dt that prunes partitions is refused (even behind a CTE,',
         'a subquery or an alias); --dry-run shows what it would read. Local queries are logged to',
         '<data-dir>/query-log.jsonl.',
