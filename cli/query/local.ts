@@ -37,15 +37,25 @@ export function tableViewSql(table: LakeTable, schema: string, files: string[]):
 
 /**
  * An in-memory DuckDB whose session runs in UTC (timestamps print as UTC instants, `current_date` is the
- * UTC day, as on Athena) and never downloads an extension (parquet, json and icu are built in).
+ * UTC day, as on Athena) and which touches no file outside `readable` and no network: external access is off
+ * (so `INSTALL`, `COPY ... TO`, `ATTACH` and reads elsewhere fail with a Permission Error, and no extension is
+ * ever downloaded; parquet, json and icu are built in), and the configuration is locked against a query
+ * turning it back on.
  */
-export async function openDuckDb(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
+export async function openDuckDb(
+  readable: string[] = [],
+): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
   const instance = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
+  if (readable.length > 0) {
+    await connection.run(`SET allowed_directories = [${readable.map((d) => sqlString(`${d}/`)).join(', ')}]`);
+  }
+  await connection.run('SET enable_external_access = false');
+  await connection.run('SET lock_configuration = true');
   return { instance, connection };
 }
 
@@ -66,7 +76,7 @@ export class LocalLake {
 
   /** Opens an in-memory DuckDB (openDuckDb) over the lake in `bucketDir` (`<data dir>/s3/<bucket>`). */
   static async open(options: { bucketDir: string; database: string; now?: () => Date }): Promise<LocalLake> {
-    const { instance, connection } = await openDuckDb();
+    const { instance, connection } = await openDuckDb([options.bucketDir]);
     return new LocalLake(
       instance,
       connection,

@@ -100,6 +100,18 @@ describe('logbase query on a local bucket folder', () => {
     ]);
   });
 
+  it('reads no file outside the lake and installs nothing, even with --allow-full-scan', async () => {
+    const copy = await query("COPY (SELECT 1) TO '/tmp/logbase-query-escape.csv'", { allowFullScan: true });
+    const install = await query('INSTALL httpfs', { allowFullScan: true });
+    const unlock = await query('SET enable_external_access = true', { allowFullScan: true });
+
+    expect(copy.err[0]).toMatch(
+      /^logbase query: DuckDB: Permission Error: Cannot access file "\/tmp\/logbase-query-escape.csv"/,
+    );
+    expect(install.err[0]).toMatch(/^logbase query: DuckDB: Permission Error: /);
+    expect(unlock.err[0]).toMatch(/^logbase query: DuckDB: .*the configuration has been locked/);
+  });
+
   it('says what DuckDB says when a checked query fails, and logs it as failed', async () => {
     const { code, err } = await query("SELECT no_such_column FROM click WHERE dt = '2026-12-01'");
 
