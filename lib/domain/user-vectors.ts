@@ -1,0 +1,553 @@
+import {
+  COUNTED,
+  entryArticleId,
+  HistoryFormatError,
+  hashEventId,
+  hashKey,
+  type NewEntry,
+  type PackedHistory,
+  readHistory,
+  type Watermark,
+  writeHistory,
+} from './user-history';
+import type { StoredUser, UserVectorStore } from './user-vector-store';
+import { VECTOR_BYTES, VECTOR_DIMENSIONS } from './vectors';
+
+/**
+ * One batch of the clicks stream applied to the users' vectors (update-user-vectors), with no AWS import:
+ * decode, group by user in stream order, read the users and the articles the batch needs, push each new
+ * click onto its user's history, trim, update the vector, and write each changed user once, conditionally.
+ *
+ * The vector is the time-decayed weighted mean of the history's article vectors, L2-normalised: weight
+ * 2^-(age / half-life). Normalising removes any common factor, so ages can be taken from any instant; they
+ * are taken from the history's newest click (`anchor_ms`), and the item keeps the unnormalised sum as its
+ * direction (`vector`) and length (`norm`). A batch then touches only what changes: the sum is rescaled to
+ * the new anchor, trimmed entries are subtracted and new ones added (incremental sums), instead of summing
+ * the whole history again.
+ */
+
+/** One Kinesis record, as the handler passes it on. */
+export interface StreamRecord {
+  /** Base64 record data: one click event as collect writes it (a JSON line). */
+  data: string;
+  sequenceNumber: string;
+  shardId: string;
+}
+
+export interface UserVectorOptions {
+  /** Clicks kept per user (N). */
+  historyLength: number;
+  /** Half-life of a click's weight, in ms. */
+  halfLifeMs: number;
+  /** Conditional writes in flight at once. */
+  writeConcurrency: number;
+  /** Times a lost race is re-read and applied again before the user's records fail. */
+  maxRaceRetries: number;
+  /** Watermarks kept per user (one per shard its clicks came from; more only after resharding). */
+  maxWatermarks?: number;
+  /** The time written as `updated_at`. */
+  now: () => Date;
+}
+
+export const DEFAULT_OPTIONS: Omit<UserVectorOptions, 'now'> = {
+  historyLength: 50,
+  halfLifeMs: 24 * 3600 * 1000,
+  writeConcurrency: 32,
+  maxRaceRetries: 5,
+};
+
+/** A record that can never be applied (not a click event as collect writes them). */
+export class PoisonRecordError extends Error {
+  override name = 'PoisonRecordError';
+  constructor(
+    message: string,
+    readonly sequenceNumber: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A user's write failed (or kept losing races): every record of that user in the batch fails with it. */
+export class UserWriteError extends Error {
+  override name = 'UserWriteError';
+  constructor(
+    message: string,
+    readonly userId: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Counts of one batch; records = applied + duplicates + redelivered + failed. */
+export interface BatchStats {
+  records: number;
+  /** Clicks pushed onto a history. */
+  applied: number;
+  /** Clicks whose event id was already in the user's history (or earlier in the batch). */
+  duplicates: number;
+  /** Records at or below the user's watermark for their shard: a retried, bisected or replayed record. */
+  redelivered: number;
+  poison: number;
+  /** Records of users whose write failed. */
+  failed: number;
+  usersInBatch: number;
+  usersWritten: number;
+  /** Conditional writes lost to another writer (each re-read and applied again). */
+  races: number;
+  /** New clicks on an article with no vector yet (kept in the history, counted once it has one). */
+  clicksWithoutVector: number;
+  /** Earlier such clicks whose article now has a vector, counted in this batch. */
+  pendingCounted: number;
+  /** Distinct articles read. */
+  articlesRead: number;
+}
+
+export interface BatchResult {
+  /** Record index -> why it failed (PoisonRecordError, UserWriteError). */
+  failures: Map<number, Error>;
+  stats: BatchStats;
+}
+
+interface Click {
+  index: number;
+  hashHi: number;
+  hashLo: number;
+  occurredMs: number;
+  slot: number;
+  shardId: string;
+  sequenceNumber: string;
+}
+
+interface UserClicks {
+  userId: string;
+  clicks: Click[];
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const hash = new Uint32Array(2);
+
+/** Articles of the batch, each with a dense integer slot; their vectors live at slot * 128. */
+class ArticleSlots {
+  private readonly slotOf = new Map<string, number>();
+  readonly ids: string[] = [];
+  readonly utf8: Uint8Array[] = [];
+  vectors = new Float32Array(0);
+  has = new Uint8Array(0);
+  private fetched = 0;
+
+  slot(articleId: string): number {
+    let slot = this.slotOf.get(articleId);
+    if (slot === undefined) {
+      slot = this.ids.length;
+      this.slotOf.set(articleId, slot);
+      this.ids.push(articleId);
+      this.utf8.push(Buffer.from(articleId, 'utf8'));
+    }
+    return slot;
+  }
+
+  /** Reads the vectors of every slot not read yet. */
+  async fetch(store: UserVectorStore): Promise<void> {
+    if (this.fetched === this.ids.length) return;
+    const wanted = this.ids.slice(this.fetched);
+    const found = await store.getArticleVectors(wanted);
+    if (this.vectors.length < this.ids.length * VECTOR_DIMENSIONS) {
+      const vectors = new Float32Array(this.ids.length * VECTOR_DIMENSIONS);
+      vectors.set(this.vectors);
+      this.vectors = vectors;
+      const has = new Uint8Array(this.ids.length);
+      has.set(this.has);
+      this.has = has;
+    }
+    const bytes = new Uint8Array(this.vectors.buffer);
+    for (let slot = this.fetched; slot < this.ids.length; slot++) {
+      const vector = found.get(this.ids[slot] as string);
+      if (vector === undefined || vector.byteLength !== VECTOR_BYTES) continue;
+      if (LITTLE_ENDIAN) bytes.set(vector, slot * VECTOR_BYTES);
+      else {
+        const view = new DataView(vector.buffer, vector.byteOffset, VECTOR_BYTES);
+        for (let d = 0; d < VECTOR_DIMENSIONS; d++)
+          this.vectors[slot * VECTOR_DIMENSIONS + d] = view.getFloat32(d * 4, true);
+      }
+      this.has[slot] = 1;
+    }
+    this.fetched = this.ids.length;
+  }
+}
+
+const isString = (v: unknown, max: number): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/** Decodes one record into a click of its user, or throws a PoisonRecordError saying what is wrong. */
+function decodeClick(
+  record: StreamRecord,
+  index: number,
+  slots: ArticleSlots,
+): { userId: string; click: Click } {
+  const fail = (why: string) => new PoisonRecordError(why, record.sequenceNumber);
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(Buffer.from(record.data, 'base64').toString('utf8'));
+  } catch (error) {
+    throw fail(`record data is not JSON: ${(error as Error).message}`);
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event))
+    throw fail('record data is not a JSON object');
+  if (event.event_type !== 'click') throw fail(`event_type is ${JSON.stringify(event.event_type)}, not "click"`);
+  const { event_id: eventId, user_id: userId, article_id: articleId, occurred_at: occurredAt } = event;
+  if (!isString(eventId, 128)) throw fail('event_id is missing or not a string');
+  if (!isString(userId, 128)) throw fail('user_id is missing or not a string of 1-128 characters');
+  if (!isString(articleId, 128)) throw fail('article_id is missing or not a string of 1-128 characters');
+  const occurredMs = typeof occurredAt === 'string' ? Date.parse(occurredAt) : Number.NaN;
+  if (!Number.isFinite(occurredMs)) throw fail('occurred_at is missing or not a date-time');
+  hashEventId(eventId, hash);
+  return {
+    userId,
+    click: {
+      index,
+      hashHi: hash[0] as number,
+      hashLo: hash[1] as number,
+      occurredMs,
+      slot: slots.slot(articleId),
+      shardId: record.shardId,
+      sequenceNumber: record.sequenceNumber,
+    },
+  };
+}
+
+/** a > b for Kinesis sequence numbers (decimal strings without leading zeros). */
+const seqAfter = (a: string, b: string) => (a.length !== b.length ? a.length > b.length : a > b);
+
+/** What a user's clicks change, planned before the article vectors are read. */
+interface UserPlan {
+  userId: string;
+  stored: StoredUser | undefined;
+  packed: PackedHistory | undefined;
+  accepted: Click[];
+  /** Old entries kept from this index; accepted clicks kept from `newFrom`. */
+  keepFrom: number;
+  newFrom: number;
+  /** Trimmed old entries that were in the sum: slot and time. */
+  removed: { slot: number; occurredMs: number }[];
+  /** Kept old entries not in the sum yet: index, slot and time. */
+  pending: { index: number; slot: number; occurredMs: number }[];
+  watermarks: Watermark[];
+  duplicates: number;
+  redelivered: number;
+}
+
+function plan(
+  user: UserClicks,
+  stored: StoredUser | undefined,
+  slots: ArticleSlots,
+  options: UserVectorOptions,
+): UserPlan {
+  let packed: PackedHistory | undefined;
+  if (stored) {
+    try {
+      packed = readHistory(stored.history);
+    } catch (error) {
+      if (error instanceof HistoryFormatError) throw new UserWriteError(error.message, user.userId, error);
+      throw error;
+    }
+  }
+  const oldCount = packed ? packed.offsets.length : 0;
+  const watermarks = packed ? packed.watermarks.slice() : [];
+  const accepted: Click[] = [];
+  let duplicates = 0;
+  let redelivered = 0;
+  // Few clicks: compare against the old hashes directly; many: one Set.
+  const seen = user.clicks.length > 16 ? new Set<number>() : undefined;
+  if (seen && packed) {
+    for (const offset of packed.offsets) {
+      seen.add(hashKey(packed.view.getUint32(offset, true), packed.view.getUint32(offset + 4, true)));
+    }
+  }
+  for (const click of user.clicks) {
+    const mark = watermarks.find((w) => w.shardId === click.shardId);
+    if (mark && !seqAfter(click.sequenceNumber, mark.sequenceNumber)) {
+      redelivered++;
+      continue;
+    }
+    let duplicate = false;
+    if (seen) {
+      const key = hashKey(click.hashHi, click.hashLo);
+      duplicate = seen.has(key);
+      seen.add(key);
+    } else {
+      if (packed) {
+        for (const offset of packed.offsets) {
+          if (
+            packed.view.getUint32(offset, true) === click.hashHi &&
+            packed.view.getUint32(offset + 4, true) === click.hashLo
+          ) {
+            duplicate = true;
+            break;
+          }
+        }
+      }
+      for (let i = 0; !duplicate && i < accepted.length; i++) {
+        const a = accepted[i] as Click;
+        duplicate = a.hashHi === click.hashHi && a.hashLo === click.hashLo;
+      }
+    }
+    if (duplicate) duplicates++;
+    else accepted.push(click);
+  }
+  // The highest sequence number seen per shard (in stream order, the last one) becomes its watermark.
+  for (const click of user.clicks) {
+    const at = watermarks.findIndex((w) => w.shardId === click.shardId);
+    const mark = at >= 0 ? (watermarks[at] as Watermark) : undefined;
+    if (mark && !seqAfter(click.sequenceNumber, mark.sequenceNumber)) continue;
+    if (at >= 0) watermarks.splice(at, 1);
+    watermarks.push({ shardId: click.shardId, sequenceNumber: click.sequenceNumber });
+  }
+  const maxWatermarks = options.maxWatermarks ?? 4;
+  if (watermarks.length > maxWatermarks) watermarks.splice(0, watermarks.length - maxWatermarks);
+
+  const drop = Math.max(0, oldCount + accepted.length - options.historyLength);
+  const keepFrom = Math.min(drop, oldCount);
+  const newFrom = drop - keepFrom;
+  const removed: UserPlan['removed'] = [];
+  const pending: UserPlan['pending'] = [];
+  if (packed && accepted.length > 0) {
+    const { view, offsets } = packed;
+    for (let i = 0; i < oldCount; i++) {
+      const offset = offsets[i] as number;
+      const counted = ((view.getUint8(offset + 16) as number) & COUNTED) !== 0;
+      if (i < keepFrom ? counted : !counted) {
+        const entry = {
+          index: i,
+          slot: slots.slot(entryArticleId(packed, offset)),
+          occurredMs: view.getFloat64(offset + 8, true),
+        };
+        (i < keepFrom ? removed : pending).push(entry);
+      }
+    }
+  }
+  return {
+    userId: user.userId,
+    stored,
+    packed,
+    accepted,
+    keepFrom,
+    newFrom,
+    removed,
+    pending,
+    watermarks,
+    duplicates,
+    redelivered,
+  };
+}
+
+const sum = new Float64Array(VECTOR_DIMENSIONS);
+const oldVector = new Float32Array(VECTOR_DIMENSIONS);
+const oldBytes = new Uint8Array(oldVector.buffer);
+
+/** Adds w times the vector in `slot` to the running sum. */
+function addScaled(vectors: Float32Array, slot: number, w: number): void {
+  const base = slot * VECTOR_DIMENSIONS;
+  for (let d = 0; d < VECTOR_DIMENSIONS; d++) sum[d] = (sum[d] as number) + w * (vectors[base + d] as number);
+}
+
+/** The new item of a planned user, with the counts it adds to the batch's. */
+function apply(
+  p: UserPlan,
+  slots: ArticleSlots,
+  options: UserVectorOptions,
+): { item: StoredUser; withoutVector: number; pendingCounted: number } {
+  const { packed, accepted, newFrom } = p;
+  const { vectors, has } = slots;
+  const ln2h = Math.LN2 / options.halfLifeMs;
+  let anchor = packed ? packed.anchorMs : Number.NEGATIVE_INFINITY;
+  for (let i = newFrom; i < accepted.length; i++) anchor = Math.max(anchor, (accepted[i] as Click).occurredMs);
+
+  sum.fill(0);
+  if (packed && packed.norm > 0 && p.stored) {
+    const scale = packed.norm * Math.exp((packed.anchorMs - anchor) * ln2h);
+    if (LITTLE_ENDIAN) oldBytes.set(p.stored.vector.subarray(0, VECTOR_BYTES));
+    else {
+      const view = new DataView(p.stored.vector.buffer, p.stored.vector.byteOffset, VECTOR_BYTES);
+      for (let d = 0; d < VECTOR_DIMENSIONS; d++) oldVector[d] = view.getFloat32(d * 4, true);
+    }
+    for (let d = 0; d < VECTOR_DIMENSIONS; d++) sum[d] = (oldVector[d] as number) * scale;
+  }
+  for (const r of p.removed) {
+    // An article whose item has gone since it was counted cannot be taken out again; its weight fades.
+    if (has[r.slot]) addScaled(vectors, r.slot, -Math.exp((r.occurredMs - anchor) * ln2h));
+  }
+  let countedNow: Set<number> | undefined;
+  for (const e of p.pending) {
+    if (!has[e.slot]) continue;
+    addScaled(vectors, e.slot, Math.exp((e.occurredMs - anchor) * ln2h));
+    countedNow ??= new Set();
+    countedNow.add(e.index);
+  }
+  const oldCount = packed ? packed.offsets.length : 0;
+  const entries: NewEntry[] = [];
+  let withoutVector = 0;
+  let newCounted = 0;
+  for (let i = newFrom; i < accepted.length; i++) {
+    const c = accepted[i] as Click;
+    const counted = has[c.slot] === 1;
+    if (counted) {
+      addScaled(vectors, c.slot, Math.exp((c.occurredMs - anchor) * ln2h));
+      newCounted++;
+    } else withoutVector++;
+    entries.push({
+      hashHi: c.hashHi,
+      hashLo: c.hashLo,
+      occurredMs: c.occurredMs,
+      counted,
+      articleId: slots.utf8[c.slot] as Uint8Array,
+    });
+  }
+  const pendingCounted = countedNow?.size ?? 0;
+  const keptOld = oldCount - p.keepFrom;
+  const stillPending = p.pending.length - pendingCounted + withoutVector;
+  const countedEntries = keptOld - p.pending.length + pendingCounted + newCounted;
+
+  let norm = 0;
+  const vector = new Float32Array(VECTOR_DIMENSIONS);
+  // With nothing left in the sum, what remains of it is rounding: the vector is zero.
+  if (countedEntries > 0) {
+    let squares = 0;
+    for (let d = 0; d < VECTOR_DIMENSIONS; d++) squares += (sum[d] as number) ** 2;
+    norm = Math.sqrt(squares);
+    if (norm > 0) for (let d = 0; d < VECTOR_DIMENSIONS; d++) vector[d] = (sum[d] as number) / norm;
+  }
+  const history = writeHistory(
+    { anchorMs: anchor, norm, watermarks: p.watermarks },
+    packed,
+    p.keepFrom,
+    countedNow,
+    entries,
+  );
+  return {
+    item: {
+      userId: p.userId,
+      version: (p.stored?.version ?? 0) + 1,
+      vector: new Uint8Array(vector.buffer),
+      history,
+      historyLength: keptOld + entries.length,
+      pending: stillPending,
+      updatedAt: options.now().toISOString(),
+    },
+    withoutVector,
+    pendingCounted,
+  };
+}
+
+/** Runs `work` on every item with at most `limit` in flight. */
+async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Applies one batch of click records to the users' vectors. Never throws for one record or one user: a
+ * record that is not a click fails alone (PoisonRecordError), a user whose write fails fails all its
+ * records in the batch (UserWriteError); reading the users or the articles failing throws (the whole
+ * batch is retried). A click already applied (same event id in the history, or a sequence number at or
+ * below its user's watermark for that shard) changes nothing.
+ */
+export async function updateUserVectors(
+  records: readonly StreamRecord[],
+  store: UserVectorStore,
+  options: UserVectorOptions,
+): Promise<BatchResult> {
+  const failures = new Map<number, Error>();
+  const stats: BatchStats = {
+    records: records.length,
+    applied: 0,
+    duplicates: 0,
+    redelivered: 0,
+    poison: 0,
+    failed: 0,
+    usersInBatch: 0,
+    usersWritten: 0,
+    races: 0,
+    clicksWithoutVector: 0,
+    pendingCounted: 0,
+    articlesRead: 0,
+  };
+  const slots = new ArticleSlots();
+  const users = new Map<string, UserClicks>();
+  for (let i = 0; i < records.length; i++) {
+    let decoded: { userId: string; click: Click };
+    try {
+      decoded = decodeClick(records[i] as StreamRecord, i, slots);
+    } catch (error) {
+      failures.set(i, error as Error);
+      stats.poison++;
+      continue;
+    }
+    let user = users.get(decoded.userId);
+    if (!user) {
+      user = { userId: decoded.userId, clicks: [] };
+      users.set(decoded.userId, user);
+    }
+    user.clicks.push(decoded.click);
+  }
+  stats.usersInBatch = users.size;
+
+  const stored = await store.getUsers([...users.keys()]);
+  const plans: UserPlan[] = [];
+  const failUser = (user: UserClicks, error: Error) => {
+    for (const click of user.clicks) failures.set(click.index, error);
+    stats.failed += user.clicks.length;
+  };
+  for (const user of users.values()) {
+    try {
+      plans.push(plan(user, stored.get(user.userId), slots, options));
+    } catch (error) {
+      failUser(user, error as Error);
+    }
+  }
+  await slots.fetch(store);
+
+  await forEachLimit(plans, options.writeConcurrency, async (first) => {
+    const user = users.get(first.userId) as UserClicks;
+    let p = first;
+    for (let attempt = 0; ; attempt++) {
+      if (p.accepted.length === 0) break;
+      const { item, withoutVector, pendingCounted } = apply(p, slots, options);
+      let written: boolean;
+      try {
+        written = await store.putUser(item, p.stored?.version);
+      } catch (error) {
+        failUser(user, new UserWriteError(`writing user ${user.userId} failed: ${(error as Error).message}`, user.userId, error));
+        return;
+      }
+      if (written) {
+        stats.usersWritten++;
+        stats.applied += p.accepted.length;
+        stats.clicksWithoutVector += withoutVector;
+        stats.pendingCounted += pendingCounted;
+        break;
+      }
+      stats.races++;
+      if (attempt >= options.maxRaceRetries) {
+        failUser(user, new UserWriteError(`user ${user.userId} lost ${attempt + 1} races in a row`, user.userId));
+        return;
+      }
+      // Lost a race: read the user again and apply the same clicks to what the other writer left.
+      try {
+        const fresh = (await store.getUsers([user.userId])).get(user.userId);
+        p = plan(user, fresh, slots, options);
+        await slots.fetch(store);
+      } catch (error) {
+        failUser(user, error instanceof UserWriteError ? error : new UserWriteError((error as Error).message, user.userId, error));
+        return;
+      }
+    }
+    stats.duplicates += p.duplicates;
+    stats.redelivered += p.redelivered;
+  });
+  stats.articlesRead = slots.ids.length;
+  return { failures, stats };
+}
