@@ -43,7 +43,10 @@ const reply = (statusCode: number, body: Record<string, unknown>): Response => (
 });
 
 /** GET /v1/users/{id}/vector: the user's vector (as numbers), its history length and last update. */
-export async function getUserVector(event: APIGatewayProxyEventV2, deps: GetUserVectorDeps): Promise<Response> {
+export async function getUserVector(
+  event: APIGatewayProxyEventV2,
+  deps: GetUserVectorDeps,
+): Promise<Response> {
   let presented: string | undefined;
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (name.toLowerCase() === 'x-api-key') presented = value;
@@ -57,7 +60,9 @@ export async function getUserVector(event: APIGatewayProxyEventV2, deps: GetUser
   }
   const user = await getUserItem(deps.dynamodb, deps.config.userVectorsTable, userId);
   if (!user) {
-    return reply(404, { message: `no vector for user ${JSON.stringify(userId)}: none of their clicks has been applied` });
+    return reply(404, {
+      message: `no vector for user ${JSON.stringify(userId)}: none of their clicks has been applied`,
+    });
   }
   return reply(200, {
     user_id: user.userId,

@@ -22,7 +22,9 @@ export function loadUpdateUserVectorsConfig(env: NodeJS.ProcessEnv = process.env
   }
   const historyLength = intEnv('USER_HISTORY_LENGTH', DEFAULT_OPTIONS.historyLength, env);
   if (historyLength > 10_000) {
-    throw new ConfigError(`environment variable USER_HISTORY_LENGTH must be at most 10000, got ${historyLength}`);
+    throw new ConfigError(
+      `environment variable USER_HISTORY_LENGTH must be at most 10000, got ${historyLength}`,
+    );
   }
   return {
     userVectorsTable: requireEnv('USER_VECTORS_TABLE', env),

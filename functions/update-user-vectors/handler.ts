@@ -65,7 +65,8 @@ export async function handleClicks(
       partitionKey: record.kinesis.partitionKey,
       eventSourceARN: record.eventSourceARN,
     };
-    if (error instanceof PoisonRecordError) logger.error('poison record', { ...where, reason: error.message });
+    if (error instanceof PoisonRecordError)
+      logger.error('poison record', { ...where, reason: error.message });
     else logger.error('record not applied', { ...where, error });
   }
   metrics.addMetric('Records', MetricUnit.Count, stats.records);

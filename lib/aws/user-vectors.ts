@@ -168,7 +168,12 @@ export class DynamoUserVectorStore implements UserVectorStore {
   async getArticleVectors(articleIds: readonly string[]): Promise<Map<string, Uint8Array>> {
     const items = await batchGetItems(
       this.client,
-      { table: this.tables.articles, keyName: 'article_id', keys: articleIds, attributes: ['article_id', 'vector'] },
+      {
+        table: this.tables.articles,
+        keyName: 'article_id',
+        keys: articleIds,
+        attributes: ['article_id', 'vector'],
+      },
       this.retry,
     );
     const out = new Map<string, Uint8Array>();

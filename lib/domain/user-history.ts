@@ -167,7 +167,10 @@ export function historyEntries(bytes: Uint8Array): HistoryEntry[] {
   return h.offsets.map((offset) => ({
     hash:
       h.view.getUint32(offset, true).toString(16).padStart(8, '0') +
-      h.view.getUint32(offset + 4, true).toString(16).padStart(8, '0'),
+      h.view
+        .getUint32(offset + 4, true)
+        .toString(16)
+        .padStart(8, '0'),
     occurredAt: new Date(h.view.getFloat64(offset + 8, true)).toISOString(),
     counted: ((h.view.getUint8(offset + 16) as number) & COUNTED) !== 0,
     articleId: entryArticleId(h, offset),

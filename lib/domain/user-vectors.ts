@@ -194,7 +194,8 @@ function decodeClick(
   }
   if (event === null || typeof event !== 'object' || Array.isArray(event))
     throw fail('record data is not a JSON object');
-  if (event.event_type !== 'click') throw fail(`event_type is ${JSON.stringify(event.event_type)}, not "click"`);
+  if (event.event_type !== 'click')
+    throw fail(`event_type is ${JSON.stringify(event.event_type)}, not "click"`);
   const { event_id: eventId, user_id: userId, article_id: articleId, occurred_at: occurredAt } = event;
   if (!isString(eventId, 128)) throw fail('event_id is missing or not a string');
   if (!isString(userId, 128)) throw fail('user_id is missing or not a string of 1-128 characters');
@@ -361,7 +362,8 @@ function apply(
   const { vectors, has } = slots;
   const ln2h = Math.LN2 / options.halfLifeMs;
   let anchor = packed ? packed.anchorMs : Number.NEGATIVE_INFINITY;
-  for (let i = newFrom; i < accepted.length; i++) anchor = Math.max(anchor, (accepted[i] as Click).occurredMs);
+  for (let i = newFrom; i < accepted.length; i++)
+    anchor = Math.max(anchor, (accepted[i] as Click).occurredMs);
 
   sum.fill(0);
   if (packed && packed.norm > 0 && p.stored) {
@@ -520,7 +522,14 @@ export async function updateUserVectors(
       try {
         written = await store.putUser(item, p.stored?.version);
       } catch (error) {
-        failUser(user, new UserWriteError(`writing user ${user.userId} failed: ${(error as Error).message}`, user.userId, error));
+        failUser(
+          user,
+          new UserWriteError(
+            `writing user ${user.userId} failed: ${(error as Error).message}`,
+            user.userId,
+            error,
+          ),
+        );
         return;
       }
       if (written) {
@@ -532,7 +541,10 @@ export async function updateUserVectors(
       }
       stats.races++;
       if (attempt >= options.maxRaceRetries) {
-        failUser(user, new UserWriteError(`user ${user.userId} lost ${attempt + 1} races in a row`, user.userId));
+        failUser(
+          user,
+          new UserWriteError(`user ${user.userId} lost ${attempt + 1} races in a row`, user.userId),
+        );
         return;
       }
       // Lost a race: read the user again and apply the same clicks to what the other writer left.
@@ -541,7 +553,12 @@ export async function updateUserVectors(
         p = plan(user, fresh, slots, options);
         await slots.fetch(store);
       } catch (error) {
-        failUser(user, error instanceof UserWriteError ? error : new UserWriteError((error as Error).message, user.userId, error));
+        failUser(
+          user,
+          error instanceof UserWriteError
+            ? error
+            : new UserWriteError((error as Error).message, user.userId, error),
+        );
         return;
       }
     }
