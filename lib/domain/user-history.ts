@@ -37,7 +37,7 @@ export interface Watermark {
 
 /** A history as read from its bytes: the header, watermarks and where each entry starts. */
 export interface PackedHistory {
-  bytes: Uint8Array;
+  bytes: Buffer;
   view: DataView;
   anchorMs: number;
   norm: number;
@@ -47,14 +47,13 @@ export interface PackedHistory {
   entryEnd: number;
 }
 
-const latin1 = (bytes: Uint8Array, start: number, end: number) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
-const utf8 = (bytes: Uint8Array, start: number, end: number) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** Reads a history's header and entry offsets; entries themselves are read on demand. */
 export function readHistory(bytes: Uint8Array): PackedHistory {
   if (bytes.byteLength < HEADER_BYTES) throw new HistoryFormatError(`history is ${bytes.byteLength} bytes`);
+  const buffer = asBuffer(bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const format = view.getUint8(0);
   if (format !== HISTORY_FORMAT) throw new HistoryFormatError(`history format ${format} is not known`);
@@ -66,10 +65,10 @@ export function readHistory(bytes: Uint8Array): PackedHistory {
   const watermarks: Watermark[] = [];
   for (let i = 0; i < w; i++) {
     const shardLength = bytes[at] as number;
-    const shardId = latin1(bytes, at + 1, at + 1 + shardLength);
+    const shardId = buffer.toString('latin1', at + 1, at + 1 + shardLength);
     at += 1 + shardLength;
     const seqLength = bytes[at] as number;
-    const sequenceNumber = latin1(bytes, at + 1, at + 1 + seqLength);
+    const sequenceNumber = buffer.toString('latin1', at + 1, at + 1 + seqLength);
     at += 1 + seqLength;
     watermarks.push({ shardId, sequenceNumber });
   }
@@ -80,13 +79,13 @@ export function readHistory(bytes: Uint8Array): PackedHistory {
     at += ENTRY_FIXED_BYTES + view.getUint16(at + 17, true);
   }
   if (at !== bytes.byteLength) throw new HistoryFormatError('history has trailing or missing bytes');
-  return { bytes, view, anchorMs, norm, watermarks, offsets, entryEnd: at };
+  return { bytes: buffer, view, anchorMs, norm, watermarks, offsets, entryEnd: at };
 }
 
 /** The article id of the entry at `offset`. */
 export function entryArticleId(h: PackedHistory, offset: number): string {
   const length = h.view.getUint16(offset + 17, true);
-  return utf8(h.bytes, offset + ENTRY_FIXED_BYTES, offset + ENTRY_FIXED_BYTES + length);
+  return h.bytes.toString('utf8', offset + ENTRY_FIXED_BYTES, offset + ENTRY_FIXED_BYTES + length);
 }
 
 /** A new entry, not yet packed. */
@@ -186,11 +185,11 @@ for (let i = 0; i < 6; i++) {
   HEX[97 + i] = 10 + i;
 }
 
-/** Reads `n` (<= 8) hex digits of `s` from `at` as an unsigned integer; -1 when one is not a hex digit. */
-function hexAt(s: string, at: number, n: number): number {
+/** Reads `n` (<= 8) hex digits of `bytes` from `at` as an unsigned integer; -1 when one is not a hex digit. */
+function hexAt(bytes: Uint8Array, at: number, n: number): number {
   let v = 0;
   for (let i = at; i < at + n; i++) {
-    const c = s.charCodeAt(i);
+    const c = bytes[i] as number;
     const d = c < 128 ? (HEX[c] as number) : -1;
     if (d < 0) return -1;
     v = v * 16 + d;
@@ -202,24 +201,24 @@ function hexAt(s: string, at: number, n: number): number {
 export type Hash64 = Uint32Array;
 
 /**
- * The 64-bit hash of an event id, into `out`. A UUID (what collect accepts) is read from its hex, no
- * hashing: its 128 bits folded to 64 by xor of the halves (a v4 UUID's 122 random bits survive the fold).
- * Anything else gets two 32-bit FNV-1a style hashes.
+ * The 64-bit hash of the event id in bytes [start, end) (its UTF-8), into `out`. A UUID (what collect
+ * accepts) is read from its hex, no hashing: its 128 bits folded to 64 by xor of the halves (a v4 UUID's
+ * 122 random bits survive the fold). Anything else gets two 32-bit FNV-1a style hashes of its bytes.
  */
-export function hashEventId(id: string, out: Hash64): Hash64 {
+export function hashEventIdBytes(bytes: Uint8Array, start: number, end: number, out: Hash64): Hash64 {
   if (
-    id.length === 36 &&
-    id.charCodeAt(8) === 45 &&
-    id.charCodeAt(13) === 45 &&
-    id.charCodeAt(18) === 45 &&
-    id.charCodeAt(23) === 45
+    end - start === 36 &&
+    bytes[start + 8] === 45 &&
+    bytes[start + 13] === 45 &&
+    bytes[start + 18] === 45 &&
+    bytes[start + 23] === 45
   ) {
-    const a = hexAt(id, 0, 8);
-    const b1 = hexAt(id, 9, 4);
-    const b2 = hexAt(id, 14, 4);
-    const c1 = hexAt(id, 19, 4);
-    const c2 = hexAt(id, 24, 4);
-    const d = hexAt(id, 28, 8);
+    const a = hexAt(bytes, start, 8);
+    const b1 = hexAt(bytes, start + 9, 4);
+    const b2 = hexAt(bytes, start + 14, 4);
+    const c1 = hexAt(bytes, start + 19, 4);
+    const c2 = hexAt(bytes, start + 24, 4);
+    const d = hexAt(bytes, start + 28, 8);
     if (a >= 0 && b1 >= 0 && b2 >= 0 && c1 >= 0 && c2 >= 0 && d >= 0) {
       out[0] = (a ^ (c1 * 65536 + c2)) >>> 0;
       out[1] = ((b1 * 65536 + b2) ^ d) >>> 0;
@@ -228,14 +227,20 @@ export function hashEventId(id: string, out: Hash64): Hash64 {
   }
   let h1 = 0x811c9dc5;
   let h2 = 0x050c5d1f;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] as number;
     h1 = Math.imul(h1 ^ c, 0x01000193);
     h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 15);
   }
   out[0] = h1 >>> 0;
   out[1] = h2 >>> 0;
   return out;
+}
+
+/** hashEventIdBytes of an event id given as a string (its UTF-8 bytes). */
+export function hashEventId(id: string, out: Hash64): Hash64 {
+  const bytes = Buffer.from(id, 'utf8');
+  return hashEventIdBytes(bytes, 0, bytes.length, out);
 }
 
 /** A Set key for a hash: its top 53 bits (a double holds them exactly). */

@@ -64,7 +64,7 @@ export class MemoryUserVectorStore implements UserVectorStore {
   }
 
   async putUser(item: StoredUser, expectedVersion: number | undefined): Promise<boolean> {
-    await this.beforePut?.(item);
+    if (this.beforePut) await this.beforePut(item);
     this.calls.puts++;
     if (this.users.get(item.userId)?.version !== expectedVersion) {
       this.calls.conflicts++;

@@ -1,8 +1,10 @@
+import { dateTimeMillis } from '../schemas/formats';
 import {
   COUNTED,
   entryArticleId,
   HistoryFormatError,
   hashEventId,
+  hashEventIdBytes,
   hashKey,
   type NewEntry,
   type PackedHistory,
@@ -11,7 +13,11 @@ import {
   writeHistory,
 } from './user-history';
 import type { StoredUser, UserVectorStore } from './user-vector-store';
-import { VECTOR_BYTES, VECTOR_DIMENSIONS } from './vectors';
+import { VECTOR_DIMENSIONS as IMPORTED_DIMENSIONS, VECTOR_BYTES as IMPORTED_VECTOR_BYTES } from './vectors';
+
+// Module-level copies: hot loops read a local constant, not an imported binding (a getter under some loaders).
+const VECTOR_DIMENSIONS = IMPORTED_DIMENSIONS;
+const VECTOR_BYTES = IMPORTED_VECTOR_BYTES;
 
 /**
  * One batch of the clicks stream applied to the users' vectors (update-user-vectors), with no AWS import:
@@ -111,6 +117,7 @@ export interface BatchResult {
 
 interface Click {
   index: number;
+  userId: string;
   hashHi: number;
   hashLo: number;
   occurredMs: number;
@@ -179,41 +186,84 @@ class ArticleSlots {
 const isString = (v: unknown, max: number): v is string =>
   typeof v === 'string' && v.length > 0 && v.length <= max;
 
-/** Decodes one record into a click of its user, or throws a PoisonRecordError saying what is wrong. */
-function decodeClick(
-  record: StreamRecord,
-  index: number,
-  slots: ArticleSlots,
-): { userId: string; click: Click } {
-  const fail = (why: string) => new PoisonRecordError(why, record.sequenceNumber);
+/**
+ * A click as collect stores it when the client wrote it as `JSON.stringify` does, fields in the schema's
+ * order (what `logbase send` and the generator do), is read without parsing it: the record's bytes are
+ * matched as latin1 text (one character per byte, so positions are byte offsets), and the ids are decoded
+ * as UTF-8 from their byte ranges (fresh strings, not slices that would keep every record's text alive).
+ * A JSON string without a backslash is its own value. Anything else is parsed with JSON.parse.
+ */
+const HEAD = '{"event_id":"';
+const AFTER_EVENT_ID = '","event_type":"click","schema_version":1,"user_id":"';
+const AFTER_USER_ID = '","occurred_at":"';
+const AFTER_OCCURRED_AT = '","article_id":"';
+const VALUE = '([^"\\\\]{1,128})';
+const STORED_CLICK = new RegExp(
+  `^\\{"event_id":"${VALUE}${AFTER_EVENT_ID}${VALUE}${AFTER_USER_ID}([^"\\\\]{1,40})${AFTER_OCCURRED_AT}${VALUE}",`,
+);
+
+/** The fields of one click, read by readClick; the event id's hash goes to `hash`. */
+const fields = { userId: '', articleId: '', occurredAt: '' };
+
+/** Reads the click in bytes [0, length) of `bytes` into `fields` and `hash`, or answers why it is not one. */
+function readClick(bytes: Buffer, length: number): string | undefined {
+  const text = bytes.toString('latin1', 0, length);
+  const m = STORED_CLICK.exec(text);
+  if (m !== null && text.charCodeAt(length - 2) === 125 && text.charCodeAt(length - 1) === 10) {
+    const eventStart = HEAD.length;
+    const eventEnd = eventStart + (m[1] as string).length;
+    const userStart = eventEnd + AFTER_EVENT_ID.length;
+    const userEnd = userStart + (m[2] as string).length;
+    const articleStart = userEnd + AFTER_USER_ID.length + (m[3] as string).length + AFTER_OCCURRED_AT.length;
+    hashEventIdBytes(bytes, eventStart, eventEnd, hash);
+    fields.userId = bytes.toString('utf8', userStart, userEnd);
+    fields.occurredAt = m[3] as string;
+    fields.articleId = bytes.toString('utf8', articleStart, articleStart + (m[4] as string).length);
+    return undefined;
+  }
   let event: Record<string, unknown>;
   try {
-    event = JSON.parse(Buffer.from(record.data, 'base64').toString('utf8'));
+    event = JSON.parse(bytes.toString('utf8', 0, length));
   } catch (error) {
-    throw fail(`record data is not JSON: ${(error as Error).message}`);
+    return `record data is not JSON: ${(error as Error).message}`;
   }
   if (event === null || typeof event !== 'object' || Array.isArray(event))
-    throw fail('record data is not a JSON object');
-  if (event.event_type !== 'click')
-    throw fail(`event_type is ${JSON.stringify(event.event_type)}, not "click"`);
+    return 'record data is not a JSON object';
+  if (event.event_type !== 'click') return `event_type is ${JSON.stringify(event.event_type)}, not "click"`;
   const { event_id: eventId, user_id: userId, article_id: articleId, occurred_at: occurredAt } = event;
-  if (!isString(eventId, 128)) throw fail('event_id is missing or not a string');
-  if (!isString(userId, 128)) throw fail('user_id is missing or not a string of 1-128 characters');
-  if (!isString(articleId, 128)) throw fail('article_id is missing or not a string of 1-128 characters');
-  const occurredMs = typeof occurredAt === 'string' ? Date.parse(occurredAt) : Number.NaN;
-  if (!Number.isFinite(occurredMs)) throw fail('occurred_at is missing or not a date-time');
+  if (!isString(eventId, 128)) return 'event_id is missing or not a string';
+  if (!isString(userId, 128)) return 'user_id is missing or not a string of 1-128 characters';
+  if (!isString(articleId, 128)) return 'article_id is missing or not a string of 1-128 characters';
+  if (typeof occurredAt !== 'string') return 'occurred_at is missing or not a date-time';
   hashEventId(eventId, hash);
+  fields.userId = userId;
+  fields.articleId = articleId;
+  fields.occurredAt = occurredAt;
+  return undefined;
+}
+
+let scratch = Buffer.allocUnsafe(4096);
+
+/** Decodes one record into a click, or throws a PoisonRecordError saying what is wrong with it. */
+function decodeClick(record: StreamRecord, index: number, slots: ArticleSlots): Click {
+  // Decoded into one reused buffer: no Buffer object per record.
+  if (scratch.length < record.data.length) scratch = Buffer.allocUnsafe(record.data.length * 2);
+  const length = scratch.write(record.data, 'base64');
+  const problem = readClick(scratch, length);
+  if (problem !== undefined) throw new PoisonRecordError(problem, record.sequenceNumber);
+  const occurredMs = dateTimeMillis(fields.occurredAt);
+  if (!Number.isFinite(occurredMs)) {
+    throw new PoisonRecordError('occurred_at is missing or not a date-time', record.sequenceNumber);
+  }
   return {
-    userId,
-    click: {
-      index,
-      hashHi: hash[0] as number,
-      hashLo: hash[1] as number,
-      occurredMs,
-      slot: slots.slot(articleId),
-      shardId: record.shardId,
-      sequenceNumber: record.sequenceNumber,
-    },
+    index,
+    userId: fields.userId,
+    hashHi: hash[0] as number,
+    hashLo: hash[1] as number,
+    occurredMs,
+    slot: slots.slot(fields.articleId),
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
   };
 }
 
@@ -265,8 +315,13 @@ function plan(
       seen.add(hashKey(packed.view.getUint32(offset, true), packed.view.getUint32(offset + 4, true)));
     }
   }
+  let mark: Watermark | undefined;
+  let markShard = '';
   for (const click of user.clicks) {
-    const mark = watermarks.find((w) => w.shardId === click.shardId);
+    if (click.shardId !== markShard) {
+      markShard = click.shardId;
+      mark = watermarks.find((w) => w.shardId === markShard);
+    }
     if (mark && !seqAfter(click.sequenceNumber, mark.sequenceNumber)) {
       redelivered++;
       continue;
@@ -296,8 +351,10 @@ function plan(
     if (duplicate) duplicates++;
     else accepted.push(click);
   }
-  // The highest sequence number seen per shard (in stream order, the last one) becomes its watermark.
-  for (const click of user.clicks) {
+  // The highest sequence number seen per shard becomes its watermark (the most recent shard last).
+  for (let i = user.clicks.length - 1; i >= 0; i--) {
+    const click = user.clicks[i] as Click;
+    if (i < user.clicks.length - 1 && click.shardId === (user.clicks[i + 1] as Click).shardId) continue;
     const at = watermarks.findIndex((w) => w.shardId === click.shardId);
     const mark = at >= 0 ? (watermarks[at] as Watermark) : undefined;
     if (mark && !seqAfter(click.sequenceNumber, mark.sequenceNumber)) continue;
@@ -345,6 +402,8 @@ function plan(
 const sum = new Float64Array(VECTOR_DIMENSIONS);
 const oldVector = new Float32Array(VECTOR_DIMENSIONS);
 const oldBytes = new Uint8Array(oldVector.buffer);
+const newVector = new Float32Array(VECTOR_DIMENSIONS);
+const newVectorBytes = new Uint8Array(newVector.buffer);
 
 /** Adds w times the vector in `slot` to the running sum. */
 function addScaled(vectors: Float32Array, slot: number, w: number): void {
@@ -357,6 +416,7 @@ function apply(
   p: UserPlan,
   slots: ArticleSlots,
   options: UserVectorOptions,
+  updatedAt: string,
 ): { item: StoredUser; withoutVector: number; pendingCounted: number } {
   const { packed, accepted, newFrom } = p;
   const { vectors, has } = slots;
@@ -411,14 +471,17 @@ function apply(
   const countedEntries = keptOld - p.pending.length + pendingCounted + newCounted;
 
   let norm = 0;
-  const vector = new Float32Array(VECTOR_DIMENSIONS);
+  newVector.fill(0);
   // With nothing left in the sum, what remains of it is rounding: the vector is zero.
   if (countedEntries > 0) {
     let squares = 0;
     for (let d = 0; d < VECTOR_DIMENSIONS; d++) squares += (sum[d] as number) ** 2;
     norm = Math.sqrt(squares);
-    if (norm > 0) for (let d = 0; d < VECTOR_DIMENSIONS; d++) vector[d] = (sum[d] as number) / norm;
+    if (norm > 0) for (let d = 0; d < VECTOR_DIMENSIONS; d++) newVector[d] = (sum[d] as number) / norm;
   }
+  const vector = Buffer.allocUnsafe(VECTOR_BYTES);
+  if (LITTLE_ENDIAN) vector.set(newVectorBytes);
+  else for (let d = 0; d < VECTOR_DIMENSIONS; d++) vector.writeFloatLE(newVector[d] as number, d * 4);
   const history = writeHistory(
     { anchorMs: anchor, norm, watermarks: p.watermarks },
     packed,
@@ -430,11 +493,11 @@ function apply(
     item: {
       userId: p.userId,
       version: (p.stored?.version ?? 0) + 1,
-      vector: new Uint8Array(vector.buffer),
+      vector,
       history,
       historyLength: keptOld + entries.length,
       pending: stillPending,
-      updatedAt: options.now().toISOString(),
+      updatedAt,
     },
     withoutVector,
     pendingCounted,
@@ -480,20 +543,20 @@ export async function updateUserVectors(
   const slots = new ArticleSlots();
   const users = new Map<string, UserClicks>();
   for (let i = 0; i < records.length; i++) {
-    let decoded: { userId: string; click: Click };
+    let click: Click;
     try {
-      decoded = decodeClick(records[i] as StreamRecord, i, slots);
+      click = decodeClick(records[i] as StreamRecord, i, slots);
     } catch (error) {
       failures.set(i, error as Error);
       stats.poison++;
       continue;
     }
-    let user = users.get(decoded.userId);
+    let user = users.get(click.userId);
     if (!user) {
-      user = { userId: decoded.userId, clicks: [] };
-      users.set(decoded.userId, user);
+      user = { userId: click.userId, clicks: [] };
+      users.set(click.userId, user);
     }
-    user.clicks.push(decoded.click);
+    user.clicks.push(click);
   }
   stats.usersInBatch = users.size;
 
@@ -511,13 +574,14 @@ export async function updateUserVectors(
     }
   }
   await slots.fetch(store);
+  const updatedAt = options.now().toISOString();
 
   await forEachLimit(plans, options.writeConcurrency, async (first) => {
     const user = users.get(first.userId) as UserClicks;
     let p = first;
     for (let attempt = 0; ; attempt++) {
       if (p.accepted.length === 0) break;
-      const { item, withoutVector, pendingCounted } = apply(p, slots, options);
+      const { item, withoutVector, pendingCounted } = apply(p, slots, options, updatedAt);
       let written: boolean;
       try {
         written = await store.putUser(item, p.stored?.version);

@@ -279,3 +279,29 @@ describe('updating user vectors from a batch of clicks', () => {
     expect(stats).toMatchObject({ usersWritten: 150, articlesRead: 20 });
   });
 });
+
+describe('reading click records', () => {
+  it('reads a click the same whether collect stored it in the schema order or another', async () => {
+    // Prepare: one event written twice, in the schema's field order (read without parsing) and reordered
+    // with an escaped character (parsed); a non-ASCII user id
+    const { store } = storeWithArticles();
+    const inOrder = clickRecord('ユーザー_1', 'art_1', at(0));
+    const event = JSON.parse(Buffer.from(inOrder.data, 'base64').toString());
+    const reordered = `{"article_id":"art\\u005f1","user_id":${JSON.stringify(event.user_id)},"occurred_at":"${event.occurred_at}","event_type":"click","event_id":"${event.event_id}","schema_version":1}\n`;
+    const again: StreamRecord = {
+      ...inOrder,
+      data: Buffer.from(reordered).toString('base64'),
+      sequenceNumber: (BigInt(inOrder.sequenceNumber) + 1n).toString(),
+    };
+
+    // Act
+    const first = await updateUserVectors([inOrder], store, options());
+    const second = await updateUserVectors([again], store, options({}));
+
+    // Assess
+    expect(first.stats.applied).toBe(1);
+    expect(second.stats).toMatchObject({ duplicates: 1, applied: 0 });
+    const entries = historyEntries(store.users.get('ユーザー_1')?.history as Uint8Array);
+    expect(entries.map((e) => [e.articleId, e.occurredAt])).toEqual([['art_1', at(0)]]);
+  });
+});
