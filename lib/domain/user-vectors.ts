@@ -188,38 +188,60 @@ const isString = (v: unknown, max: number): v is string =>
 
 /**
  * A click as collect stores it when the client wrote it as `JSON.stringify` does, fields in the schema's
- * order (what `logbase send` and the generator do), is read without parsing it: the record's bytes are
- * matched as latin1 text (one character per byte, so positions are byte offsets), and the ids are decoded
- * as UTF-8 from their byte ranges (fresh strings, not slices that would keep every record's text alive).
- * A JSON string without a backslash is its own value. Anything else is parsed with JSON.parse.
+ * order (what `logbase send` and the generator do), is read from its bytes without parsing: the fixed
+ * parts are compared byte for byte and each value runs to its closing quote (a JSON string without a
+ * backslash is its own value); the ids are decoded as UTF-8 from their byte ranges. Anything else is
+ * parsed with JSON.parse.
  */
-const HEAD = '{"event_id":"';
-const AFTER_EVENT_ID = '","event_type":"click","schema_version":1,"user_id":"';
-const AFTER_USER_ID = '","occurred_at":"';
-const AFTER_OCCURRED_AT = '","article_id":"';
-const VALUE = '([^"\\\\]{1,128})';
-const STORED_CLICK = new RegExp(
-  `^\\{"event_id":"${VALUE}${AFTER_EVENT_ID}${VALUE}${AFTER_USER_ID}([^"\\\\]{1,40})${AFTER_OCCURRED_AT}${VALUE}",`,
-);
+const HEAD = Buffer.from('{"event_id":"');
+const AFTER_EVENT_ID = Buffer.from('","event_type":"click","schema_version":1,"user_id":"');
+const AFTER_USER_ID = Buffer.from('","occurred_at":"');
+const AFTER_OCCURRED_AT = Buffer.from('","article_id":"');
 
 /** The fields of one click, read by readClick; the event id's hash goes to `hash`. */
 const fields = { userId: '', articleId: '', occurredAt: '' };
 
+/** True when `bytes` holds `part` at `at`. */
+function holds(bytes: Buffer, at: number, part: Buffer): boolean {
+  if (at + part.length > bytes.length) return false;
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
+  return true;
+}
+
+/** Where the JSON string value starting at `at` ends (its closing quote), or -1: a backslash, or longer than `max` bytes. */
+function valueEnd(bytes: Buffer, at: number, end: number, max: number): number {
+  const limit = Math.min(end, at + max + 1);
+  for (let i = at; i < limit; i++) {
+    const c = bytes[i] as number;
+    if (c === 34) return i > at ? i : -1;
+    if (c === 92) return -1;
+  }
+  return -1;
+}
+
 /** Reads the click in bytes [0, length) of `bytes` into `fields` and `hash`, or answers why it is not one. */
 function readClick(bytes: Buffer, length: number): string | undefined {
-  const text = bytes.toString('latin1', 0, length);
-  const m = STORED_CLICK.exec(text);
-  if (m !== null && text.charCodeAt(length - 2) === 125 && text.charCodeAt(length - 1) === 10) {
+  if (length > 2 && bytes[length - 2] === 125 && bytes[length - 1] === 10 && holds(bytes, 0, HEAD)) {
     const eventStart = HEAD.length;
-    const eventEnd = eventStart + (m[1] as string).length;
+    const eventEnd = valueEnd(bytes, eventStart, length, 128);
     const userStart = eventEnd + AFTER_EVENT_ID.length;
-    const userEnd = userStart + (m[2] as string).length;
-    const articleStart = userEnd + AFTER_USER_ID.length + (m[3] as string).length + AFTER_OCCURRED_AT.length;
-    hashEventIdBytes(bytes, eventStart, eventEnd, hash);
-    fields.userId = bytes.toString('utf8', userStart, userEnd);
-    fields.occurredAt = m[3] as string;
-    fields.articleId = bytes.toString('utf8', articleStart, articleStart + (m[4] as string).length);
-    return undefined;
+    const userEnd =
+      eventEnd > 0 && holds(bytes, eventEnd, AFTER_EVENT_ID) ? valueEnd(bytes, userStart, length, 128) : -1;
+    const timeStart = userEnd + AFTER_USER_ID.length;
+    const timeEnd =
+      userEnd > 0 && holds(bytes, userEnd, AFTER_USER_ID) ? valueEnd(bytes, timeStart, length, 40) : -1;
+    const articleStart = timeEnd + AFTER_OCCURRED_AT.length;
+    const articleEnd =
+      timeEnd > 0 && holds(bytes, timeEnd, AFTER_OCCURRED_AT)
+        ? valueEnd(bytes, articleStart, length, 128)
+        : -1;
+    if (articleEnd > 0 && bytes[articleEnd + 1] === 44) {
+      hashEventIdBytes(bytes, eventStart, eventEnd, hash);
+      fields.userId = bytes.toString('utf8', userStart, userEnd);
+      fields.occurredAt = bytes.toString('latin1', timeStart, timeEnd);
+      fields.articleId = bytes.toString('utf8', articleStart, articleEnd);
+      return undefined;
+    }
   }
   let event: Record<string, unknown>;
   try {
