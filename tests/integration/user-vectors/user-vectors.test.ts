@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type AttributeValue, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { lambdaClient } from '../../../lib/aws/clients';
 import { encodeVector, normalize, VECTOR_DIMENSIONS } from '../../../lib/domain/vectors';
 import { kinesisEvent } from '../../../local/kinesis/events';
@@ -31,6 +30,7 @@ const USERS = 'logbase-local-UserVectors';
 const ARTICLES = 'logbase-local-ArticleVectors';
 const STREAM = 'logbase-local-clicks';
 const FUNCTION = 'logbase-local-updateUserVectors';
+const FAILURES_QUEUE = 'logbase-local-user-vectors-failures';
 const HALF_LIFE_MS = 24 * 3600 * 1000;
 
 // ------------------------------------------------------------------ helpers
@@ -275,7 +275,7 @@ describe('User vectors on the local stack', () => {
     expect(await snapshotUsers()).toEqual(before);
   });
 
-  it('reports a poison record alone, keeps it findable after the retries, and applies the rest', async () => {
+  it('reports a poison record alone, sends it to the on-failure queue after the retries, and applies the rest', async () => {
     // Prepare: a click, a record that is not an event, and two more clicks, on the stream
     const userId = 'u_poison_neighbour';
     const { kinesis } = platform.clients;
@@ -287,14 +287,19 @@ describe('User vectors on the local stack', () => {
     await put(`${JSON.stringify(good[1])}\n`, userId);
     await put(`${JSON.stringify(good[2])}\n`, userId);
 
-    // Act: the poller retries from the poison record until its attempts run out
-    const failedDir = platform.stack.dataDir.failedBatches;
+    // Act: the poller retries from the poison record until its attempts run out, then sends the batch's
+    // description to the on-failure queue of serverless.yml
+    const { sqs } = platform.clients;
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: FAILURES_QUEUE }));
     const failed = await eventually(
-      'the failed batch of the poison record',
+      'the on-failure record of the poison record',
       async () => {
-        for (const file of await readdir(failedDir).catch(() => [])) {
-          const body = JSON.parse(await readFile(join(failedDir, file), 'utf8'));
-          if (body.KinesisBatchInfo.startSequenceNumber === poison.SequenceNumber) return body;
+        const out = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
+        for (const message of out.Messages ?? []) {
+          const body = JSON.parse(message.Body ?? '{}');
+          if (body.KinesisBatchInfo?.startSequenceNumber === poison.SequenceNumber) return body;
         }
         return undefined;
       },
@@ -302,11 +307,8 @@ describe('User vectors on the local stack', () => {
     );
 
     // Assess
-    expect(failed.records[0]).toMatchObject({
-      sequenceNumber: poison.SequenceNumber,
-      partitionKey: 'u_broken',
-    });
     expect(failed.requestContext.condition).toBe('RetryAttemptsExhausted');
+    expect(failed.KinesisBatchInfo).toMatchObject({ shardId: 'shardId-000000000000', batchSize: 3 });
     const item = await getUser(userId);
     expect(item?.history_length?.N).toBe('3');
     expectClose(vectorOfItem(item as Record<string, AttributeValue>), expectedVector(good));
