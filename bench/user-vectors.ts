@@ -17,7 +17,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { eventsUrl } from '../cli/commands/send';
 import { DynamoUserVectorStore, putUserInput } from '../lib/aws/user-vectors';
-import { MemoryUserVectorStore, type StoredUser } from '../lib/domain/user-vector-store';
+import type { StoredUser } from '../lib/domain/user-vector-store';
 import {
   DEFAULT_OPTIONS,
   type StreamRecord,
@@ -27,6 +27,7 @@ import {
 import { encodeVector, normalize, VECTOR_DIMENSIONS } from '../lib/domain/vectors';
 import { silentLog } from '../local/log';
 import { startLocalStack } from '../local/stack';
+import { MemoryUserVectorStore } from '../tests/helpers/memory-store';
 
 const ROOT = resolve(__dirname, '..');
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);

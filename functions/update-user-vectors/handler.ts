@@ -4,7 +4,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type {
+  Context,
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+} from 'aws-lambda';
 import { dynamoDbClient } from '../../lib/aws/clients';
 import { DynamoUserVectorStore } from '../../lib/aws/user-vectors';
 import type { UserVectorStore } from '../../lib/domain/user-vector-store';
@@ -20,8 +25,11 @@ import { loadUpdateUserVectorsConfig, type UpdateUserVectorsConfig } from './con
 /** What the handler needs from the outside world; tests pass their own. */
 export interface UpdateUserVectorsDeps {
   config: UpdateUserVectorsConfig;
-  store: UserVectorStore;
+  /** The store for one invocation: its retries stop waiting at `deadline` (epoch ms). */
+  store: (deadline: number) => UserVectorStore;
   now: () => Date;
+  /** Milliseconds kept back from the Lambda's remaining time (default 2,000). */
+  deadlineMarginMs?: number;
 }
 
 /** The shard a record came from: Lambda's eventID is `<shardId>:<sequenceNumber>`. */
@@ -39,15 +47,17 @@ function shardOf(record: KinesisStreamRecord): string {
  */
 export async function handleClicks(
   event: KinesisStreamEvent,
+  context: Context,
   deps: UpdateUserVectorsDeps,
 ): Promise<KinesisStreamBatchResponse> {
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - (deps.deadlineMarginMs ?? 2_000);
   const records: StreamRecord[] = event.Records.map((r) => ({
     data: r.kinesis.data,
     sequenceNumber: r.kinesis.sequenceNumber,
     shardId: shardOf(r),
   }));
   const { config } = deps;
-  const { failures, stats } = await updateUserVectors(records, deps.store, {
+  const { failures, stats } = await updateUserVectors(records, deps.store(deadline), {
     ...DEFAULT_OPTIONS,
     historyLength: config.historyLength,
     halfLifeMs: config.halfLifeMs,
@@ -98,17 +108,16 @@ export function createHandler(deps: UpdateUserVectorsDeps) {
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics))
-    .handler((event) => handleClicks(event, deps));
+    .handler((event, context) => handleClicks(event, context, deps));
 }
 
 /** The real dependencies: the DynamoDB tables through a traced client. */
 export function updateUserVectorsDeps(config: UpdateUserVectorsConfig): UpdateUserVectorsDeps {
+  const client = tracer.captureAWSv3Client(dynamoDbClient());
+  const tables = { users: config.userVectorsTable, articles: config.articleVectorsTable };
   return {
     config,
-    store: new DynamoUserVectorStore(tracer.captureAWSv3Client(dynamoDbClient()), {
-      users: config.userVectorsTable,
-      articles: config.articleVectorsTable,
-    }),
+    store: (deadline) => new DynamoUserVectorStore(client, tables, { deadline }),
     now: () => new Date(),
   };
 }

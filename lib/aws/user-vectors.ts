@@ -20,6 +20,9 @@ export interface UnprocessedRetry {
   maxDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Epoch ms after which no retry is waited for (the Lambda's remaining time minus a margin), and the clock. */
+  deadline?: number;
+  now?: () => number;
 }
 
 /** Raised when keys are still unprocessed after the last attempt. */
@@ -50,6 +53,7 @@ export async function batchGetItems(
   const maxAttempts = retry.maxAttempts ?? 8;
   const sleep = retry.sleep ?? realSleep;
   const random = retry.random ?? Math.random;
+  const now = retry.now ?? Date.now;
   const names = request.attributes
     ? Object.fromEntries(request.attributes.map((a, i) => [`#a${i}`, a]))
     : undefined;
@@ -77,12 +81,17 @@ export async function batchGetItems(
         for (const item of out.Responses?.[request.table] ?? []) items.push(item);
         pending = out.UnprocessedKeys?.[request.table]?.Keys ?? [];
         if (pending.length === 0) return items;
-        if (attempt >= maxAttempts) {
+        const delay = backoffDelay(attempt, retry.baseDelayMs ?? 50, retry.maxDelayMs ?? 2_000, random);
+        if (attempt >= maxAttempts || (retry.deadline !== undefined && now() + delay >= retry.deadline)) {
+          const why =
+            attempt >= maxAttempts
+              ? `after ${attempt} BatchGetItem calls`
+              : `with no time left for another call after ${attempt}`;
           throw new UnprocessedKeysError(
-            `${pending.length} key(s) of ${request.table} still unprocessed after ${attempt} BatchGetItem calls`,
+            `${pending.length} key(s) of ${request.table} still unprocessed ${why}`,
           );
         }
-        await sleep(backoffDelay(attempt, retry.baseDelayMs ?? 50, retry.maxDelayMs ?? 2_000, random));
+        await sleep(delay);
       }
     }),
   );

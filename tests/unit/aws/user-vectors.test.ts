@@ -64,3 +64,34 @@ describe('reading items with BatchGetItem', () => {
     expect(dynamoMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 3);
   });
 });
+
+describe('reading items with BatchGetItem near the deadline', () => {
+  it('does not wait for a retry that would end past the deadline', async () => {
+    // Prepare: a clock 100 ms before the deadline, a backoff of 160 ms
+    dynamoMock.on(BatchGetItemCommand).callsFake((input: BatchGetItemCommandInput) => ({
+      Responses: { T: [] },
+      UnprocessedKeys: { T: { Keys: input.RequestItems?.T?.Keys } },
+    }));
+    const slept: number[] = [];
+
+    // Act
+    const reading = batchGetItems(
+      client,
+      { table: 'T', keyName: 'id', keys: ['a'] },
+      {
+        deadline: 1_100,
+        now: () => 1_000,
+        random: () => 0.999,
+        baseDelayMs: 160,
+        sleep: async (ms) => void slept.push(ms),
+      },
+    );
+
+    // Assess
+    await expect(reading).rejects.toThrow(
+      '1 key(s) of T still unprocessed with no time left for another call after 1',
+    );
+    expect(slept).toEqual([]);
+    expect(dynamoMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 1);
+  });
+});

@@ -1,5 +1,5 @@
 import { historyEntries } from '../../../lib/domain/user-history';
-import { MemoryUserVectorStore, type StoredUser } from '../../../lib/domain/user-vector-store';
+import type { StoredUser } from '../../../lib/domain/user-vector-store';
 import {
   DEFAULT_OPTIONS,
   PoisonRecordError,
@@ -9,6 +9,7 @@ import {
   updateUserVectors,
 } from '../../../lib/domain/user-vectors';
 import { decodeVector, encodeVector } from '../../../lib/domain/vectors';
+import { MemoryUserVectorStore } from '../../helpers/memory-store';
 import { articleSet, at, clickRecord, referenceVector, unitVector } from './reference';
 
 const HOUR = 3600_000;
