@@ -17,7 +17,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { eventsUrl } from '../cli/commands/send';
 import { DynamoUserVectorStore, putUserInput } from '../lib/aws/user-vectors';
-import type { StoredUser } from '../lib/domain/user-vector-store';
+import type { StoredUser } from '../lib/domain/user-vectors';
 import {
   DEFAULT_OPTIONS,
   type StreamRecord,

@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -60,6 +61,7 @@ export async function getUserVector(
   }
   const user = await getUserItem(deps.dynamodb, deps.config.userVectorsTable, userId);
   if (!user) {
+    metrics.addMetric('UserVectorNotFound', MetricUnit.Count, 1);
     return reply(404, {
       message: `no vector for user ${JSON.stringify(userId)}: none of their clicks has been applied`,
     });

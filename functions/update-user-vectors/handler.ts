@@ -12,7 +12,7 @@ import type {
 } from 'aws-lambda';
 import { dynamoDbClient } from '../../lib/aws/clients';
 import { DynamoUserVectorStore } from '../../lib/aws/user-vectors';
-import type { UserVectorStore } from '../../lib/domain/user-vector-store';
+import type { UserVectorStore } from '../../lib/domain/user-vectors';
 import {
   DEFAULT_OPTIONS,
   PoisonRecordError,

@@ -5,7 +5,7 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { StoredUser, UserVectorStore } from '../domain/user-vector-store';
+import type { StoredUser, UserVectorStore } from '../domain/user-vectors';
 import { backoffDelay } from './retry';
 
 /** BatchGetItem takes at most 100 keys a call. */

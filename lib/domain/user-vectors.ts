@@ -12,7 +12,6 @@ import {
   type Watermark,
   writeHistory,
 } from './user-history';
-import type { StoredUser, UserVectorStore } from './user-vector-store';
 import { VECTOR_DIMENSIONS as IMPORTED_DIMENSIONS, VECTOR_BYTES as IMPORTED_VECTOR_BYTES } from './vectors';
 
 // Module-level copies: hot loops read a local constant, not an imported binding (a getter under some loaders).
@@ -31,6 +30,38 @@ const VECTOR_BYTES = IMPORTED_VECTOR_BYTES;
  * the new anchor, trimmed entries are subtracted and new ones added (incremental sums), instead of summing
  * the whole history again.
  */
+
+// ---------------------------------------------------------------- the store
+
+/** A UserVectors item, as the function reads and writes it (attribute names in docs/ARCHITECTURE.md). */
+export interface StoredUser {
+  userId: string;
+  /** Incremented by every write; a write is conditional on the version it read. */
+  version: number;
+  /** 128 float32 LE, L2-normalised (lib/domain/vectors.ts); all zeros while no click has a vector. */
+  vector: Uint8Array;
+  /** The packed click history (lib/domain/user-history.ts). */
+  history: Uint8Array;
+  historyLength: number;
+  /** Entries of the history whose article had no vector yet when last computed. */
+  pending: number;
+  /** ISO-8601 time of the write. */
+  updatedAt: string;
+}
+
+/** Storage of user and article vectors. */
+export interface UserVectorStore {
+  /** The current items of these users (strongly consistent reads); a user with no item is left out. */
+  getUsers(userIds: readonly string[]): Promise<Map<string, StoredUser>>;
+  /** The `vector` attribute of these articles; an article with no item (or no vector) is left out. */
+  getArticleVectors(articleIds: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /**
+   * Writes a user's item when its stored version is still `expectedVersion` (`undefined`: when the user
+   * has no item yet). Resolves false when it is not (another writer got there first); throws when the
+   * write failed.
+   */
+  putUser(item: StoredUser, expectedVersion: number | undefined): Promise<boolean>;
+}
 
 /** One Kinesis record, as the handler passes it on. */
 export interface StreamRecord {
@@ -131,7 +162,9 @@ interface UserClicks {
   clicks: Click[];
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+// Vectors are copied between their stored form (float32 little-endian) and Float32Arrays byte for byte.
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+  throw new Error('update-user-vectors needs a little-endian machine');
 const hash = new Uint32Array(2);
 
 /** Articles of the batch, each with a dense integer slot; their vectors live at slot * 128. */
@@ -171,12 +204,7 @@ class ArticleSlots {
     for (let slot = this.fetched; slot < this.ids.length; slot++) {
       const vector = found.get(this.ids[slot] as string);
       if (vector === undefined || vector.byteLength !== VECTOR_BYTES) continue;
-      if (LITTLE_ENDIAN) bytes.set(vector, slot * VECTOR_BYTES);
-      else {
-        const view = new DataView(vector.buffer, vector.byteOffset, VECTOR_BYTES);
-        for (let d = 0; d < VECTOR_DIMENSIONS; d++)
-          this.vectors[slot * VECTOR_DIMENSIONS + d] = view.getFloat32(d * 4, true);
-      }
+      bytes.set(vector, slot * VECTOR_BYTES);
       this.has[slot] = 1;
     }
     this.fetched = this.ids.length;
@@ -450,11 +478,7 @@ function apply(
   sum.fill(0);
   if (packed && packed.norm > 0 && p.stored) {
     const scale = packed.norm * Math.exp((packed.anchorMs - anchor) * ln2h);
-    if (LITTLE_ENDIAN) oldBytes.set(p.stored.vector.subarray(0, VECTOR_BYTES));
-    else {
-      const view = new DataView(p.stored.vector.buffer, p.stored.vector.byteOffset, VECTOR_BYTES);
-      for (let d = 0; d < VECTOR_DIMENSIONS; d++) oldVector[d] = view.getFloat32(d * 4, true);
-    }
+    oldBytes.set(p.stored.vector.subarray(0, VECTOR_BYTES));
     for (let d = 0; d < VECTOR_DIMENSIONS; d++) sum[d] = (oldVector[d] as number) * scale;
   }
   for (const r of p.removed) {
@@ -502,8 +526,7 @@ function apply(
     if (norm > 0) for (let d = 0; d < VECTOR_DIMENSIONS; d++) newVector[d] = (sum[d] as number) / norm;
   }
   const vector = Buffer.allocUnsafe(VECTOR_BYTES);
-  if (LITTLE_ENDIAN) vector.set(newVectorBytes);
-  else for (let d = 0; d < VECTOR_DIMENSIONS; d++) vector.writeFloatLE(newVector[d] as number, d * 4);
+  vector.set(newVectorBytes);
   const history = writeHistory(
     { anchorMs: anchor, norm, watermarks: p.watermarks },
     packed,

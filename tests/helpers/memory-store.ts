@@ -1,4 +1,4 @@
-import type { StoredUser, UserVectorStore } from '../../lib/domain/user-vector-store';
+import type { StoredUser, UserVectorStore } from '../../lib/domain/user-vectors';
 
 /**
  * A UserVectorStore in memory, counting its calls as DynamoDB would bill them (BatchGetItem: 100 keys a

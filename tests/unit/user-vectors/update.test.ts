@@ -1,5 +1,5 @@
 import { historyEntries } from '../../../lib/domain/user-history';
-import type { StoredUser } from '../../../lib/domain/user-vector-store';
+import type { StoredUser } from '../../../lib/domain/user-vectors';
 import {
   DEFAULT_OPTIONS,
   PoisonRecordError,
@@ -304,5 +304,172 @@ describe('reading click records', () => {
     expect(second.stats).toMatchObject({ duplicates: 1, applied: 0 });
     const entries = historyEntries(store.users.get('ユーザー_1')?.history as Uint8Array);
     expect(entries.map((e) => [e.articleId, e.occurredAt])).toEqual([['art_1', at(0)]]);
+  });
+});
+
+describe('records and items that cannot be applied', () => {
+  const raw = (text: string, sequenceNumber = '77'): StreamRecord => ({
+    data: Buffer.from(text).toString('base64'),
+    sequenceNumber,
+    shardId: 'shardId-000000000000',
+  });
+  const valid = () => JSON.parse(Buffer.from(clickRecord('u_a', 'art_1', at(0)).data, 'base64').toString());
+  const without = (field: string, value?: unknown) => {
+    const event = valid();
+    if (value === undefined) delete event[field];
+    else event[field] = value;
+    return raw(`${JSON.stringify(event)}\n`);
+  };
+
+  it.each([
+    ['a JSON value that is not an object', raw('[1,2]\n'), 'record data is not a JSON object'],
+    ['a click without event_id', without('event_id'), 'event_id is missing or not a string'],
+    [
+      'a user_id that is not a string',
+      without('user_id', 42),
+      'user_id is missing or not a string of 1-128 characters',
+    ],
+    [
+      'an empty article_id',
+      without('article_id', ''),
+      'article_id is missing or not a string of 1-128 characters',
+    ],
+    [
+      'an occurred_at that is a number',
+      without('occurred_at', 1764547200000),
+      'occurred_at is missing or not a date-time',
+    ],
+    [
+      'an occurred_at that is no date',
+      without('occurred_at', '2026-13-45T99:00:00Z'),
+      'occurred_at is missing or not a date-time',
+    ],
+    ['a record cut short', raw('{"event_id":"'), 'record data is not JSON'],
+  ])('fails %s as poison, saying why', async (_what, record, reason) => {
+    // Act
+    const { failures, stats } = await updateUserVectors([record], new MemoryUserVectorStore(), options());
+
+    // Assess
+    expect(failures.get(0)).toBeInstanceOf(PoisonRecordError);
+    expect(failures.get(0)?.message.startsWith(reason)).toBe(true);
+    expect(stats.poison).toBe(1);
+  });
+
+  it("fails the records of a user whose stored history is unreadable, and applies the other users'", async () => {
+    // Prepare
+    const { store } = storeWithArticles();
+    store.users.set('u_bad', {
+      userId: 'u_bad',
+      version: 3,
+      vector: new Uint8Array(512),
+      history: Uint8Array.from([9, 0, 0, 0]),
+      historyLength: 0,
+      pending: 0,
+      updatedAt: '',
+    });
+
+    // Act
+    const { failures } = await updateUserVectors(
+      [clickRecord('u_bad', 'art_1', at(0)), clickRecord('u_ok', 'art_1', at(0))],
+      store,
+      options(),
+    );
+
+    // Assess
+    expect([...failures.keys()]).toEqual([0]);
+    expect(failures.get(0)).toBeInstanceOf(UserWriteError);
+    expect(failures.get(0)?.message).toBe('history is 4 bytes');
+    expect(store.users.get('u_bad')?.version).toBe(3);
+    expect(store.users.has('u_ok')).toBe(true);
+  });
+
+  it('fails a user that keeps losing the race, after the allowed retries', async () => {
+    // Prepare: every write of u_a finds a newer version than the one it read
+    const { store } = storeWithArticles();
+    await updateUserVectors([clickRecord('u_a', 'art_1', at(0))], store, options());
+    store.beforePut = (item) => {
+      const current = store.users.get(item.userId) as StoredUser;
+      store.users.set(item.userId, { ...current, version: current.version + 1 });
+    };
+
+    // Act
+    const { failures, stats } = await updateUserVectors(
+      [clickRecord('u_a', 'art_2', at(1))],
+      store,
+      options({ maxRaceRetries: 2 }),
+    );
+
+    // Assess
+    expect(failures.get(0)?.message).toBe('user u_a lost 3 races in a row');
+    expect(stats).toMatchObject({ races: 3, failed: 1, applied: 0 });
+  });
+
+  it('fails the user when reading it again after a lost race fails', async () => {
+    // Prepare
+    const { store } = storeWithArticles();
+    store.beforePut = (item) => {
+      store.users.set(item.userId, { ...item, version: 9 });
+      store.getUsers = async () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      };
+    };
+
+    // Act
+    const { failures } = await updateUserVectors([clickRecord('u_a', 'art_1', at(0))], store, options());
+
+    // Assess
+    expect(failures.get(0)).toBeInstanceOf(UserWriteError);
+    expect(failures.get(0)?.message).toBe('ProvisionedThroughputExceededException');
+  });
+
+  it('recognises resent clicks among many clicks of one user', async () => {
+    // Prepare: 20 clicks of one user (more than the direct comparison handles), history of 10
+    const { store, vectors } = storeWithArticles();
+    const first = Array.from({ length: 20 }, (_, i) => clickRecord('u_busy', `art_${i}`, at(i)));
+    await updateUserVectors(first, store, options({ historyLength: 10 }));
+
+    // Act: 20 more, two of them resent from the history, one repeated in the batch
+    const again = first
+      .slice(15, 17)
+      .map((r) => clickRecord('u_busy', 'art_1', at(0), { eventId: r.eventId }));
+    const fresh = Array.from({ length: 18 }, (_, i) =>
+      clickRecord('u_busy', `art_${(i * 7) % 20}`, at(100 + i)),
+    );
+    const repeated = clickRecord('u_busy', 'art_3', at(200), { eventId: fresh[0]?.eventId });
+    const { stats } = await updateUserVectors(
+      [...again, ...fresh, repeated],
+      store,
+      options({ historyLength: 10 }),
+    );
+
+    // Assess
+    expect(stats).toMatchObject({ duplicates: 3, applied: 18 });
+    const user = store.users.get('u_busy');
+    expect(user?.historyLength).toBe(10);
+    expectMatchesReference(user, vectors, DEFAULT_OPTIONS.halfLifeMs);
+  });
+
+  it('gives a zero vector while no click of the history has an article vector', async () => {
+    const store = new MemoryUserVectorStore();
+    await updateUserVectors([clickRecord('u_a', 'art_none', at(0))], store, options());
+    const user = store.users.get('u_a');
+    expect(Array.from(decodeVector(user?.vector as Uint8Array)).every((x) => x === 0)).toBe(true);
+    expect(user?.pending).toBe(1);
+  });
+
+  it('keeps the watermarks of the 4 most recent shards', async () => {
+    // Prepare
+    const store = new MemoryUserVectorStore();
+    const shards = ['a', 'b', 'c', 'd', 'e'].map((s) => `shardId-00000000000${s}`);
+
+    // Act
+    for (const shardId of shards)
+      await updateUserVectors([clickRecord('u_a', 'art_1', at(0), { shardId })], store, options());
+
+    // Assess
+    const { readHistory } = await import('../../../lib/domain/user-history');
+    expect(
+      readHistory(store.users.get('u_a')?.history as Uint8Array).watermarks.map((w) => w.shardId),
+    ).toEqual(shards.slice(1));
   });
 });
