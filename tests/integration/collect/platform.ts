@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { eventsUrl } from '../../../cli/commands/send';
 import { silentLog } from '../../../local/log';
-import { type LocalStack, startLocalStack } from '../../../local/stack';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../../local/stack';
 import { clientsFor, destroyClients, listKeys, readGzipText, removeDir, tempDataDir } from '../local/harness';
 
 /** The project's own service, as `npm start` runs it. */
@@ -29,8 +29,8 @@ export interface Platform {
 /** Four polls of the stack's Kinesis readers (250 ms each): a record put before is read by then. */
 const SETTLE_MS = 1_000;
 
-/** Starts the project's service on the local stack in a fresh temp data dir. */
-export async function startPlatform(): Promise<Platform> {
+/** Starts the project's service on the local stack in a fresh temp data dir (`options`: e.g. faster polling). */
+export async function startPlatform(options: Partial<LocalStackOptions> = {}): Promise<Platform> {
   const dataDir = await tempDataDir();
   // serverless-offline's last lines, shown when the stack reports an error (e.g. the child exiting).
   const recent: string[] = [];
@@ -48,6 +48,7 @@ export async function startPlatform(): Promise<Platform> {
       recent.push(line);
       if (recent.length > 30) recent.shift();
     },
+    ...options,
   });
   const clients = clientsFor(stack);
   const jsonLines = async (prefix: string) => {
@@ -81,10 +82,10 @@ export async function startPlatform(): Promise<Platform> {
  * The platform of a test file: started before its tests, stopped after them. The answer reads
  * through to the started platform, so it is usable from beforeAll on.
  */
-export function usePlatform(): Platform {
+export function usePlatform(options: Partial<LocalStackOptions> = {}): Platform {
   let started: Platform | undefined;
   beforeAll(async () => {
-    started = await startPlatform();
+    started = await startPlatform(options);
   }, 180_000);
   afterAll(async () => {
     await started?.stop();

@@ -328,4 +328,69 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       ['Allow', ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*'],
     ]);
   });
+
+  /** Every action of a function's role, sorted, with the resources each statement names. */
+  const roleStatements = (roleId: string) =>
+    (one(template, roleId).Properties?.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .filter((s: any) => !list(s.Action).some((a) => String(a).startsWith('logs:')))
+      .map((s: any) => ({ actions: list(s.Action).map(String).sort(), resources: list(s.Resource) }));
+
+  it('gives update-user-vectors exactly the stream reads, the two tables and its failure queue', () => {
+    const statements = roleStatements('UpdateUserVectorsIamRoleLambdaExecution');
+    expect(statements.flatMap((s: any) => s.actions).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:PutItem',
+      'kinesis:DescribeStream',
+      'kinesis:DescribeStreamSummary',
+      'kinesis:GetRecords',
+      'kinesis:GetShardIterator',
+      'kinesis:ListShards',
+      'kinesis:ListStreams',
+      'sqs:SendMessage',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const on = (action: string) => statements.find((s: any) => s.actions.includes(action))?.resources;
+    const arn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+    expect(on('dynamodb:BatchGetItem')).toEqual([arn('UserVectorsTable'), arn('ArticleVectorsTable')]);
+    expect(on('dynamodb:PutItem')).toEqual([arn('UserVectorsTable')]);
+    expect(on('sqs:SendMessage')).toEqual([arn('UserVectorsFailuresQueue')]);
+    for (const s of statements.filter((s: any) => s.actions.some((a: string) => a.startsWith('kinesis:')))) {
+      expect(s.resources).toEqual([arn('ClicksStream')]);
+    }
+  });
+
+  it('triggers update-user-vectors from the clicks stream with item failures, bisect, bounded retries and an SQS destination', () => {
+    const [, mapping] = ofType(template, 'AWS::Lambda::EventSourceMapping').find(([id]) =>
+      id.startsWith('UpdateUserVectors'),
+    ) as [string, Resource];
+    expect(mapping.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['ClicksStream', 'Arn'] },
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': ['UserVectorsFailuresQueue', 'Arn'] } },
+      },
+    });
+    expect(one(template, 'UserVectorsFailuresQueue').Properties?.SqsManagedSseEnabled).toBe(true);
+  });
+
+  it('serves GET /v1/users/{id}/vector with only a read of UserVectors and the API keys', () => {
+    const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
+    expect(routes).toContain('GET /v1/users/{id}/vector');
+    const statements = roleStatements('GetUserVectorIamRoleLambdaExecution');
+    expect(statements.flatMap((s: any) => s.actions).sort()).toEqual([
+      'dynamodb:GetItem',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    expect(statements.find((s: any) => s.actions.includes('dynamodb:GetItem'))?.resources).toEqual([
+      { 'Fn::GetAtt': ['UserVectorsTable', 'Arn'] },
+    ]);
+  });
 });
