@@ -5,9 +5,11 @@ import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
 import { quarantineKey } from '../../lib/domain/collect-quarantine';
 import { consoleLog, errorMessage } from '../../local/log';
 import { type LocalStack, startLocalStack } from '../../local/stack';
+import { eventsUrl } from '../client/endpoint';
+import type { SendProgress } from '../client/poster';
+import { sendEvents } from '../client/send-events';
 import { formatSummary } from '../traffic/stats';
-import type { RegisterCommand } from './index';
-import { eventsUrl, type SendProgress, sendEvents } from './send';
+import type { RegisterCommand } from './register';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
