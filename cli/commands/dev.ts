@@ -7,7 +7,9 @@ import { consoleLog, errorMessage } from '../../local/log';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { eventsUrl } from '../client/endpoint';
 import type { SendProgress } from '../client/poster';
+import { articlesUrl, sendArticles } from '../client/send-articles';
 import { sendEvents } from '../client/send-events';
+import { generateArticles } from '../traffic/articles';
 import { formatSummary } from '../traffic/stats';
 import type { RegisterCommand } from './register';
 
@@ -33,6 +35,29 @@ interface DevOptions {
 
 /** What `logbase dev --demo` sends: modest, so a laptop stays responsive; a few events broken on purpose. */
 export const DEMO = { events: 2000, rate: 200, invalidShare: 0.02 } as const;
+
+/**
+ * `--demo` first loads the generated article set of a fresh seed, then sends traffic of the same
+ * seed: every click names an article that has a vector.
+ */
+async function loadDemoArticles(
+  stack: LocalStack,
+  apiKey: string,
+  seed: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!stack.endpoints.http || !stack.config.functions?.vectorizeArticle) return;
+  const articles = generateArticles({ seed });
+  const url = articlesUrl(stack.endpoints.http);
+  console.log(
+    `logbase dev: demo: loading ${articles.length} generated articles (seed ${seed}) to ${url} ...`,
+  );
+  const summary = await sendArticles(
+    { endpoint: url, apiKey, input: { articles }, signal },
+    { warn: (message) => console.warn(`logbase dev: demo: ${message}`) },
+  );
+  console.log(['logbase dev: demo: articles loaded:', ...formatSummary(summary, 'articles')].join('\n'));
+}
 
 function demoEvents(value: string): number {
   const n = Number(value);
@@ -172,6 +197,9 @@ async function runDemo(stack: LocalStack, events: number, signal: AbortSignal): 
     );
     return;
   }
+  const seed = Math.floor(Math.random() * 2 ** 32);
+  await loadDemoArticles(stack, apiKey, seed, signal);
+  if (signal.aborted) return;
   const url = eventsUrl(stack.endpoints.http);
   console.log(
     `logbase dev: demo: sending ${events} generated events to ${url} at ${DEMO.rate}/s ` +
@@ -182,7 +210,7 @@ async function runDemo(stack: LocalStack, events: number, signal: AbortSignal): 
     {
       endpoint: url,
       apiKey,
-      input: { generate: events, traffic: { invalidShare: DEMO.invalidShare } },
+      input: { generate: events, traffic: { invalidShare: DEMO.invalidShare, seed } },
       rate: DEMO.rate,
       // About 4 requests a second, as `logbase send --rate` does.
       batchSize: Math.ceil(DEMO.rate / 4),

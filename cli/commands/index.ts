@@ -1,3 +1,4 @@
+import { registerArticles } from './articles';
 import { registerDev } from './dev';
 import type { RegisterCommand } from './register';
 import { registerSchemas } from './schemas';
@@ -7,4 +8,4 @@ import { registerSend } from './send';
 export type { RegisterCommand } from './register';
 
 /** Every `logbase` subcommand. Add a new command module here. */
-export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev];
+export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerArticles];

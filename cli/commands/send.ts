@@ -4,6 +4,7 @@ import { cliReporter } from '../client/progress';
 import { exitCodeOf, type SendInput, sendEvents, writeGenerated } from '../client/send-events';
 import type { TrafficOptions } from '../traffic/generator';
 import { formatSummary } from '../traffic/stats';
+import { positiveInt, seedOf } from './arguments';
 import type { RegisterCommand } from './register';
 
 /**
@@ -27,17 +28,6 @@ export interface SendCliOptions {
   out?: string;
   progress: boolean;
   strict?: boolean;
-}
-
-function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
-  return (raw: string): number => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? '>= 1' : `from 1 to ${max}`;
-      throw new InvalidArgumentError(`${name} must be a whole number ${range}, got "${raw}"`);
-    }
-    return value;
-  };
 }
 
 function positiveNumber(name: string) {
@@ -76,11 +66,6 @@ export function checkSendArguments(file: string | undefined, o: SendCliOptions):
   }
   if (o.generate !== undefined && o.strict) return '--strict only applies to a <file>';
   return undefined;
-}
-
-function seedOf(raw: string | undefined): number | string | undefined {
-  if (raw === undefined) return undefined;
-  return /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
 async function runSend(file: string | undefined, o: SendCliOptions, command: Command): Promise<number> {

@@ -199,10 +199,10 @@ export function articleQuarantineLines(
 /**
  * The S3 key of the quarantine object for one request or one input object:
  * quarantine/articles/dt=YYYY-MM-DD/hour=HH/<name>.jsonl.gz, where the name is the request id or
- * the input key (slashes as `_`), so a retried request or a replayed object overwrites its own.
+ * the input key (slashes as `_`, its .jsonl[.gz] dropped), so a retried request or a replayed object overwrites its own.
  */
 export function articleQuarantineKey(name: string, receivedAt: Date): string {
   const iso = receivedAt.toISOString();
-  const safe = name.replace(/[^A-Za-z0-9._=-]/g, '_');
+  const safe = name.replace(/\.(jsonl|ndjson|json)(\.gz)?$/, '').replace(/[^A-Za-z0-9._=-]/g, '_');
   return `quarantine/articles/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${safe}.jsonl.gz`;
 }
