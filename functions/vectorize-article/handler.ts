@@ -42,7 +42,7 @@ export function createHandler(deps: VectorizeDeps) {
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (event, context) => {
-      if (isS3Event(event)) return vectorizeObjects(event, deps);
+      if (isS3Event(event)) return vectorizeObjects(event, context, deps);
       try {
         return await vectorizeRequest(event, context, deps);
       } catch (error) {

@@ -44,8 +44,19 @@ export interface VectorizeDeps {
   apiKeys: () => Promise<string[]>;
   /** The time a request or object is received. */
   now: () => Date;
-  /** Retries of UnprocessedItems (clock, sleep and random injectable). */
-  retry?: UnprocessedRetryOptions;
+  /** Retries of UnprocessedItems (clock, sleep and random injectable); the deadline comes from the Lambda's remaining time. */
+  retry?: Omit<UnprocessedRetryOptions, 'deadline'>;
+  /** Milliseconds kept back from the Lambda's remaining time to answer after the last write. */
+  deadlineMarginMs?: number;
+}
+
+/** The retry options of one invocation: the injected ones, with a deadline before the Lambda's timeout. */
+function retryWithin(context: Context, deps: VectorizeDeps): UnprocessedRetryOptions {
+  const clock = deps.retry?.now ?? Date.now;
+  return {
+    ...deps.retry,
+    deadline: clock() + context.getRemainingTimeInMillis() - (deps.deadlineMarginMs ?? 1_500),
+  };
 }
 
 type Response = APIGatewayProxyStructuredResultV2;
@@ -96,11 +107,12 @@ async function store(
   quarantineName: string,
   receivedAt: Date,
   deps: VectorizeDeps,
+  retry: UnprocessedRetryOptions,
 ): Promise<{ write: ArticleWriteResult; quarantineKey?: string; quarantineProblem?: string }> {
   const key = articleQuarantineKey(quarantineName, receivedAt);
   const [write, quarantineProblem] = await Promise.all([
     decisions.items.length > 0
-      ? writeArticleVectors(deps.dynamodb, deps.config.articleVectorsTable, decisions.items, deps.retry)
+      ? writeArticleVectors(deps.dynamodb, deps.config.articleVectorsTable, decisions.items, retry)
       : { written: [], failed: [] },
     decisions.rejected.length > 0
       ? quarantine(deps, key, articleQuarantineLines(decisions.rejected, source, receivedAt))
@@ -207,7 +219,7 @@ export async function vectorizeRequest(
   }
 
   const decisions = decideArticles(documents, deps.vectorizer, receivedAt);
-  const stored = await store(decisions, source, requestId, receivedAt, deps);
+  const stored = await store(decisions, source, requestId, receivedAt, deps, retryWithin(context, deps));
   const failedIds = new Map(stored.write.failed.map((f) => [f.article_id, f.reason]));
   const failed: { index: number; article_id?: string; reason: string }[] = [];
   let accepted = 0;
@@ -268,7 +280,12 @@ function objectDocuments(bytes: Buffer): RawDocument[] {
  * reason (one quarantine object per input object, so a replay overwrites it). Throws
  * ArticlesNotStoredError when some could not be stored, so the invocation is retried.
  */
-export async function vectorizeObjects(event: S3Event, deps: VectorizeDeps): Promise<ObjectSummary[]> {
+export async function vectorizeObjects(
+  event: S3Event,
+  context: Context,
+  deps: VectorizeDeps,
+): Promise<ObjectSummary[]> {
+  const retry = retryWithin(context, deps);
   const summaries: ObjectSummary[] = [];
   for (const record of event.Records) {
     const bucket = record.s3.bucket.name;
@@ -297,7 +314,7 @@ export async function vectorizeObjects(event: S3Event, deps: VectorizeDeps): Pro
       continue;
     }
     const decisions = decideArticles(documents, deps.vectorizer, deps.now());
-    const stored = await store(decisions, source, key, receivedAt, deps);
+    const stored = await store(decisions, source, key, receivedAt, deps, retry);
     const summary: ObjectSummary = {
       key,
       documents: decisions.documents,
