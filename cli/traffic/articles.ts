@@ -168,13 +168,15 @@ const CLOSINGS = [
   '関係者は対応を急いでいる。',
 ];
 
-function sentence(random: Random, story: Story): string {
-  const place = random.pick(PLACES);
+/** One sentence of a story; only the first names a source ("関係者によると"), as a lead does. */
+function sentence(random: Random, story: Story, first: boolean): string {
   const subject = random.pick(story.subjects);
   const a = random.pick(story.topics);
-  const others = story.topics.filter((t) => t !== a);
-  const b = random.pick(others);
-  return `${random.pick(OPENINGS)}、${place}で${subject}が${a}と${b}について${random.pick(story.verbs)}した。`;
+  const b = random.pick(story.topics.filter((t) => t !== a));
+  const verb = random.pick(story.verbs);
+  if (first)
+    return `${random.pick(OPENINGS)}、${random.pick(PLACES)}で${subject}が${a}と${b}について${verb}した。`;
+  return `${subject}は${a}の${b}を${verb}した。`;
 }
 
 /** The document of one generated article, from the set's seed and the article's id alone. */
@@ -186,7 +188,7 @@ function articleDocument(
 ): GeneratedArticle {
   const random = new Random(`${seed}:${id}`);
   const story = random.pick(STORIES[category]);
-  const sentences = Array.from({ length: 3 + random.int(4) }, () => sentence(random, story));
+  const sentences = Array.from({ length: 3 + random.int(4) }, (_, i) => sentence(random, story, i === 0));
   const title = `${random.pick(story.subjects)}、${random.pick(story.topics)}で${random.pick(story.verbs)}`;
   const published = newest - random.int(7 * 24 * 3600) * 1000;
   return {
