@@ -117,7 +117,8 @@ export const registerDev: RegisterCommand = (program: Command) => {
     .option('--service-dir <dir>', 'folder holding serverless.yml', PROJECT_ROOT)
     .option(
       '--demo [events]',
-      `once up, send generated traffic through the HTTP API (default ${DEMO.events} events at ${DEMO.rate}/s, ` +
+      'once up, load the generated articles (POST /v1/articles), then send generated traffic clicking on them ' +
+        `through the HTTP API (default ${DEMO.events} events at ${DEMO.rate}/s, ` +
         `${DEMO.invalidShare * 100}% broken on purpose), then keep running`,
       demoEvents,
     )
