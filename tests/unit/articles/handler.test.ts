@@ -153,6 +153,72 @@ describe('POST /v1/articles', () => {
   });
 });
 
+describe('POST /v1/articles bodies', () => {
+  it('reads gzip JSON lines (application/x-ndjson) as the JSON body is read', async () => {
+    // Prepare
+    const event = httpEvent('articles-valid-batch');
+    const articles = JSON.parse(event.body ?? '').articles as unknown[];
+    event.headers['content-type'] = 'application/x-ndjson';
+    event.headers['content-encoding'] = 'gzip';
+    event.body = gzipSync(articles.map((a) => JSON.stringify(a)).join('\n')).toString('base64');
+    event.isBase64Encoded = true;
+
+    // Act
+    const response = (await handler(event, lambdaContext())) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body ?? '')).toMatchObject({ accepted: 3, rejected: [] });
+    expect(written()).toHaveLength(3);
+  });
+
+  it('answers 400 to a body that is not JSON and keeps it under quarantine/articles/ with the reason', async () => {
+    // Prepare
+    const event = httpEvent('articles-valid-batch');
+    event.body = '{"articles": [{"article_id": "art_1",';
+
+    // Act
+    const response = (await handler(event, lambdaContext())) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body ?? '').message).toMatch(/^body is not valid JSON: /);
+    const { lines } = quarantined();
+    expect(lines).toEqual([
+      expect.objectContaining({
+        index: null,
+        raw: '{"articles": [{"article_id": "art_1",',
+        errors: [expect.objectContaining({ path: '' })],
+      }),
+    ]);
+    expect(dynamoMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('answers 413 to more than 500 articles and 415 to another content type, storing nothing', async () => {
+    // Prepare
+    const tooMany = httpEvent('articles-valid-batch');
+    const one = JSON.parse(tooMany.body ?? '').articles[0];
+    tooMany.body = JSON.stringify({ articles: Array.from({ length: 501 }, () => one) });
+    const text = httpEvent('articles-valid-batch');
+    text.headers['content-type'] = 'text/plain';
+
+    // Act
+    const answers = await Promise.all(
+      [tooMany, text].map(
+        async (e) => (await handler(e, lambdaContext())) as APIGatewayProxyStructuredResultV2,
+      ),
+    );
+
+    // Assess
+    expect(answers.map((a) => [a.statusCode, JSON.parse(a.body ?? '').message])).toEqual([
+      [413, 'request holds 501 articles; the limit is 500 per request'],
+      [415, 'Content-Type text/plain is not supported; send application/json or application/x-ndjson'],
+    ]);
+    expect(dynamoMock).not.toHaveReceivedAnyCommand();
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+  });
+});
+
 describe('An object created under articles/', () => {
   function objectEvent(bytes: Buffer): S3Event {
     s3Mock
