@@ -1,13 +1,22 @@
 import { resolve } from 'node:path';
-import { dynamoDbClient, kinesisClient, lambdaClient, s3Client } from '../lib/aws/clients';
+import {
+  dynamoDbClient,
+  kinesisClient,
+  lambdaClient,
+  s3Client,
+  snsClient,
+  sqsClient,
+} from '../lib/aws/clients';
 import { endpointEnvName, LOCAL_DEFAULTS } from '../lib/aws/endpoints';
 import { type DataDirLayout, prepareDataDir } from './data-dir';
+import { SqsSnsDestinations } from './destinations';
 import { type Emulators, startEmulators } from './emulators';
 import type { FirehoseFaults } from './firehose/server';
 import { LocalFirehose } from './firehose/server';
 import { HttpFront } from './http-front';
 import { type Invoker, LambdaInvoker } from './invoker';
 import { CheckpointStore } from './kinesis/checkpoints';
+import type { KinesisFaults } from './kinesis/faults';
 import { SubscriptionRunner } from './kinesis/subscriptions';
 import { errorMessage, type StackLog, silentLog } from './log';
 import { type OfflineProcess, startOffline } from './offline';
@@ -16,6 +25,7 @@ import { provision } from './provision';
 import type { ObjectChange } from './s3/events';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
+import { type LocalSqsSns, startSqsSns } from './sqs/server';
 import { LocalStepFunctions, type StartedExecution, type StateMachineInfo } from './stepfunctions';
 import { deriveWiring, type Wiring } from './wiring';
 
@@ -25,6 +35,8 @@ export interface LocalPorts {
   kinesis: number;
   dynamodb: number;
   firehose: number;
+  /** SQS and SNS: one server (fauxqs). */
+  sqs: number;
   /** The HTTP API: the stack's front, which forwards to serverless-offline on an internal port. */
   http: number;
   /** serverless-offline's Lambda invoke endpoint. */
@@ -75,6 +87,9 @@ export interface LocalEndpoints {
   kinesis: string;
   dynamodb: string;
   firehose: string;
+  /** SQS (fauxqs); the same server as `sns`. */
+  sqs: string;
+  sns: string;
   lambda: string;
   /** Only when serverless-offline runs: the front that inflates gzip bodies (see local/README.md). */
   http?: string;
@@ -94,10 +109,18 @@ export interface LocalStack {
    */
   env: Record<string, string>;
   firehose: {
-    /** Fault injection for tests: the next N records put fail (ServiceUnavailableException by default). */
+    /** Fault injection for tests: the next N records or calls put fail (ServiceUnavailableException by default). */
     injectFaults(faults: FirehoseFaults): void;
+    /** Calls of an operation (e.g. PutRecordBatch) so far, failed ones included. */
+    calls(operation: string): number;
     /** Delivers every Firehose buffer now. */
     flush(): Promise<void>;
+  };
+  kinesis: {
+    /** Fault injection for tests: the next N calls or PutRecords records fail (throttled by default). */
+    injectFaults(faults: KinesisFaults): void;
+    /** Calls of an operation (e.g. PutRecords) so far, failed ones included. */
+    calls(operation: string): number;
   };
   /** The state machines of `stepFunctions.stateMachines`; Task states invoke the functions through the invoker. */
   stepFunctions: {
@@ -133,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     kinesis: options.ports?.kinesis ?? LOCAL_DEFAULTS.kinesis,
     dynamodb: options.ports?.dynamodb ?? LOCAL_DEFAULTS.dynamodb,
     firehose: options.ports?.firehose ?? LOCAL_DEFAULTS.firehose,
+    sqs: options.ports?.sqs ?? LOCAL_DEFAULTS.sqs,
     http: options.ports?.http ?? LOCAL_DEFAULTS.http,
     lambda: options.ports?.lambda ?? LOCAL_DEFAULTS.lambda,
   };
@@ -166,8 +190,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let notifier: S3Notifier | undefined;
     const onObjectChange = (change: ObjectChange) => notifier?.notify(change);
+    // fauxqs starts in a child process meanwhile (about 0.3 s), so it adds nothing to the start-up.
+    const sqsStarting = startSqsSns({
+      host,
+      port: ports.sqs,
+      dataDir: layout.sqs,
+      region: wiring.region,
+      onUnexpectedExit: (code, lastOutput) =>
+        log.error(
+          `SQS/SNS (fauxqs) exited (code ${code}): on-failure destinations now go to files. Its last output:\n${lastOutput.join('\n')}`,
+        ),
+    });
+    sqsStarting.catch(() => undefined); // awaited below; a failure meanwhile is not an unhandled rejection
+    // Stopped when a later step fails, even if the emulators did not start.
+    cleanup.push(() => sqsStarting.then((s) => s.stop()).catch(() => undefined));
     const emulators: Emulators = await startEmulators({ host, ports, layout, onObjectChange });
     cleanup.push(() => emulators.stop());
+    const sqsSns: LocalSqsSns = await sqsStarting;
 
     if (options.offline && ports.lambda === 0) ports.lambda = await freePort(host);
     const endpoints: LocalEndpoints = {
@@ -175,6 +214,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       kinesis: endpointUrl(host, emulators.ports.kinesis),
       dynamodb: endpointUrl(host, emulators.ports.dynamodb),
       firehose: endpointUrl(host, ports.firehose),
+      sqs: endpointUrl(host, sqsSns.port),
+      sns: endpointUrl(host, sqsSns.port),
       lambda: endpointUrl(host, ports.lambda),
     };
     const env = (): Record<string, string> => ({
@@ -187,19 +228,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [endpointEnvName('dynamodb')]: endpoints.dynamodb,
       [endpointEnvName('firehose')]: endpoints.firehose,
       [endpointEnvName('lambda')]: endpoints.lambda,
+      [endpointEnvName('sqs')]: endpoints.sqs,
+      [endpointEnvName('sns')]: endpoints.sns,
     });
 
     const clientEnv = env();
     const s3 = s3Client(clientEnv);
     const kinesis = kinesisClient(clientEnv);
     const dynamodb = dynamoDbClient(clientEnv);
+    const sqs = sqsClient(clientEnv);
+    const sns = snsClient(clientEnv);
     cleanup.push(async () => {
       s3.destroy();
       kinesis.destroy();
       dynamodb.destroy();
+      sqs.destroy();
+      sns.destroy();
     });
+    const destinations = new SqsSnsDestinations({ sqs, sns });
 
-    const report = await provision(wiring, { s3, kinesis, dynamodb }, log);
+    const report = await provision(wiring, { s3, kinesis, dynamodb, sqs, sns }, log);
     if (report.created.length) log.info(`created ${report.created.join(', ')}`);
 
     const firehose = new LocalFirehose({
@@ -291,8 +339,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       invoker,
       s3,
       region: wiring.region,
+      functions: wiring.functions,
+      destinations,
       failedEventsDir: layout.failedEvents,
-      retries: 2,
       retryDelayMs: options.s3RetryDelayMs ?? 1_000,
       log,
     });
@@ -310,6 +359,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           invoker,
           region: wiring.region,
           invokeIdentityArn: `arn:aws:iam::${wiring.accountId}:role/${wiring.service}-${stage}-${wiring.region}-lambdaRole`,
+          functionArn: `arn:aws:lambda:${wiring.region}:${wiring.accountId}:function:${subscription.functionName}`,
+          destinations,
           failedBatchesDir: layout.failedBatches,
           pollIntervalMs,
           retryDelayMs: options.retryDelayMs ?? 500,
@@ -337,8 +388,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       get offlinePid() {
         return current?.pid;
       },
+      kinesis: {
+        injectFaults: (faults) => emulators.kinesisFaults.inject(faults),
+        calls: (operation) => emulators.kinesisFaults.calls(operation),
+      },
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),
+        calls: (operation) => firehose.calls(operation),
         flush: () => firehose.flushAll(),
       },
       stepFunctions: {

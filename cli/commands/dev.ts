@@ -10,7 +10,7 @@ import type { SendProgress } from '../client/poster';
 import { articlesUrl, sendArticles } from '../client/send-articles';
 import { sendEvents } from '../client/send-events';
 import { generateArticles } from '../traffic/articles';
-import { formatSummary } from '../traffic/stats';
+import { formatSummary, type SendSummary } from '../traffic/stats';
 import type { RegisterCommand } from './register';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
@@ -24,6 +24,7 @@ interface DevOptions {
   kinesisPort: number;
   dynamodbPort: number;
   firehosePort: number;
+  sqsPort: number;
   dataDir?: string;
   fresh: boolean;
   stage: string;
@@ -40,13 +41,13 @@ export const DEMO = { events: 2000, rate: 200, invalidShare: 0.02 } as const;
  * `--demo` first loads the generated article set of a fresh seed, then sends traffic of the same
  * seed: every click names an article that has a vector.
  */
-async function loadDemoArticles(
-  stack: LocalStack,
+export async function loadDemoArticles(
+  stack: Pick<LocalStack, 'endpoints' | 'config'>,
   apiKey: string,
   seed: number,
   signal: AbortSignal,
-): Promise<void> {
-  if (!stack.endpoints.http || !stack.config.functions?.vectorizeArticle) return;
+): Promise<SendSummary | undefined> {
+  if (!stack.endpoints.http || !stack.config.functions?.vectorizeArticle) return undefined;
   const articles = generateArticles({ seed });
   const url = articlesUrl(stack.endpoints.http);
   console.log(
@@ -57,6 +58,7 @@ async function loadDemoArticles(
     { warn: (message) => console.warn(`logbase dev: demo: ${message}`) },
   );
   console.log(['logbase dev: demo: articles loaded:', ...formatSummary(summary, 'articles')].join('\n'));
+  return summary;
 }
 
 function demoEvents(value: string): number {
@@ -77,7 +79,7 @@ export const registerDev: RegisterCommand = (program: Command) => {
   program
     .command('dev')
     .description(
-      'run the platform locally: S3, Kinesis, DynamoDB and Firehose emulators wired from serverless.yml, ' +
+      'run the platform locally: S3, Kinesis, DynamoDB, Firehose, SQS and SNS emulators wired from serverless.yml, ' +
         'plus serverless-offline (HTTP API and Lambda invoke)',
     )
     .option('--host <host>', 'interface every server binds to', LOCAL_DEFAULTS.host)
@@ -106,6 +108,11 @@ export const registerDev: RegisterCommand = (program: Command) => {
       new Option('--firehose-port <port>', 'Firehose (local delivery streams)')
         .argParser(port)
         .default(LOCAL_DEFAULTS.firehose),
+    )
+    .addOption(
+      new Option('--sqs-port <port>', 'SQS and SNS, one server (fauxqs)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.sqs),
     )
     .option(
       '--data-dir <dir>',
@@ -156,6 +163,7 @@ async function runDev(options: DevOptions): Promise<void> {
         kinesis: options.kinesisPort,
         dynamodb: options.dynamodbPort,
         firehose: options.firehosePort,
+        sqs: options.sqsPort,
       },
       dataDir: options.dataDir ? resolve(options.dataDir) : resolve(serviceDir, '.logbase', 'data'),
       fresh: options.fresh,
@@ -331,6 +339,33 @@ export function curlExample(
   return `curl -sS -X POST ${httpEndpoint}/v1/events -H 'content-type: application/json' -H 'x-api-key: ${apiKey}' -d '${body}'`;
 }
 
+const nameOfArn = (arn: string) => arn.slice(arn.lastIndexOf(':') + 1);
+
+/** Where failed asynchronous invocations and given-up Kinesis batches go: a destination, or a file. */
+function onFailureLines(wiring: LocalStack['wiring']): string[] {
+  const asyncTriggered = new Set(wiring.s3Subscriptions.map((s) => s.functionKey));
+  const lines = wiring.functions
+    .filter((f) => asyncTriggered.has(f.key))
+    .map(
+      (f) =>
+        `  ${f.key} on failure (after ${f.asyncRetries} retries) -> ` +
+        (f.onFailure
+          ? `${f.onFailure.type} ${nameOfArn(f.onFailure.arn)}`
+          : 'failed-events/ in the data dir'),
+    );
+  for (const s of wiring.streamSubscriptions) {
+    const retries =
+      s.maximumRetryAttempts < 0 ? 'until the records expire' : `${s.maximumRetryAttempts} retries`;
+    lines.push(
+      `  ${s.functionKey} <- kinesis ${s.streamName} on failure (after ${retries}) -> ` +
+        (s.onFailure
+          ? `${s.onFailure.type} ${nameOfArn(s.onFailure.arn)}`
+          : 'failed-batches/ in the data dir'),
+    );
+  }
+  return lines;
+}
+
 /** The banner `logbase dev` prints once everything is up. */
 export function devBanner(stack: LocalStack, now = new Date()): string {
   const { wiring, endpoints } = stack;
@@ -367,6 +402,8 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
       endpoints.firehose,
       `delivery streams: ${list(wiring.deliveryStreams.map((d) => d.name))}`,
     ),
+    row('SQS', endpoints.sqs, `queues: ${list(wiring.queues.map((q) => q.name))}`),
+    row('SNS', endpoints.sns, `topics: ${list(wiring.topics.map((t) => t.name))} (the same server as SQS)`),
     row(
       'Step Fns',
       '(in this process)',
@@ -389,6 +426,8 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
         `  firehose ${d.name}${d.sourceStream ? ` <- kinesis ${d.sourceStream}` : ''} -> s3://${d.bucket}/${d.prefix} ` +
         `(${d.sizeInMBs} MiB or ${d.intervalInSeconds} s)`,
     ),
+    ...wiring.topicSubscriptions.map((t) => `  sns ${nameOfArn(t.topicArn)} -> sqs ${nameOfArn(t.endpoint)}`),
+    ...onFailureLines(wiring),
   ];
   if (wiring.s3Subscriptions.length + wiring.streamSubscriptions.length === 0)
     lines.push('  (no s3 or stream events)');

@@ -23,13 +23,12 @@ import {
   type RawDocument,
 } from '../../lib/domain/articles';
 import {
-  bodyFormat,
   CollectRequestError,
-  decodeBody,
   decodeUtf8,
   MalformedBodyError,
+  readBody,
   requestBody,
-} from '../../lib/domain/collect';
+} from '../../lib/domain/http-body';
 import type { Vectorizer } from '../../lib/domain/vectorizer';
 import { logger, metrics } from '../../lib/powertools';
 import type { VectorizeConfig } from './config';
@@ -195,9 +194,17 @@ export async function vectorizeRequest(
   const { bytes: body, text: givenText } = requestBody(event.body, event.isBase64Encoded);
   let documents: RawDocument[];
   try {
-    const format = bodyFormat(headers['content-type']);
-    const { bytes, gzipped } = decodeBody(body, headers['content-encoding'], deps.config.maxBytes);
-    const text = !gzipped && givenText !== undefined ? givenText : decodeUtf8(bytes, gzipped);
+    const { format, bytes, text } = readBody(
+      {
+        body,
+        ...(givenText === undefined ? {} : { text: givenText }),
+        ...(headers['content-type'] === undefined ? {} : { contentType: headers['content-type'] }),
+        ...(headers['content-encoding'] === undefined
+          ? {}
+          : { contentEncoding: headers['content-encoding'] }),
+      },
+      deps.config.maxBytes,
+    );
     documents =
       format === 'json'
         ? jsonDocuments(text, bytes, deps.config.maxDocuments)

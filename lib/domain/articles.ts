@@ -1,7 +1,7 @@
 import { type ArticleDocument, validateArticle } from '../schemas/article';
 import type { FieldError } from '../schemas/explain';
 import { dateTimeMillis } from '../schemas/formats';
-import { MalformedBodyError, PayloadTooLargeError } from './collect';
+import { MalformedBodyError, PayloadTooLargeError } from './http-body';
 import type { Vectorizer } from './vectorizer';
 import { encodeVector } from './vectors';
 

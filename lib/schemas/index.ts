@@ -3,15 +3,14 @@ import * as Tb from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { type Column, columnsOf } from './columns';
 import { capErrors, explainObject, type FieldError, type ObjectHints, show } from './explain';
-import { compileCheck, compileTableCheck, type TableEntry } from './fast-check';
 import { registerFormats } from './formats';
 import { EVENT_TYPES, type EventType, type Registry, registry, serverFields } from './registry';
-import { EventPatterns } from './text-pattern';
+import { EventPatterns, type PatternEntry } from './text-pattern';
 
 export type { Column } from './columns';
 export type { FieldError } from './explain';
 export { EVENT_TYPES, type EventType } from './registry';
-export { EventPatterns } from './text-pattern';
+export { EventPatterns, type PatternMatch, UnsupportedSchemaError } from './text-pattern';
 
 /** An event as the client sends it (no received_at / request_id), discriminated by event_type. */
 export type ClientEvent = {
@@ -34,43 +33,34 @@ export class UnknownSchemaError extends Error {
 
 interface Entry {
   schema: TObject;
+  /** TypeBox's compiled check, compiled on first use. */
   check: TypeCheck<TObject>;
-  /** The same test as `check.Check`, compiled for speed when the schema allows (see fast-check.ts). */
-  test: (value: unknown) => boolean;
 }
 
 type Table = Map<string, Map<number, Entry>>;
 
 registerFormats();
 
-/** The stored schema of a client schema: envelope, then collect's fields, then the type's fields. */
+/**
+ * The stored schema of a client schema: the client's fields, then collect's (`serverFields`), in
+ * the order collect writes a stored line (it appends its fields to the client's text). This one
+ * order is the line's, the stored patterns' and the columns'.
+ */
 function storedSchema(client: TObject): TObject {
-  const properties: Record<string, TObject['properties'][string]> = {};
-  for (const [name, field] of Object.entries(client.properties)) {
-    properties[name] = field;
-    if (name === 'occurred_at') Object.assign(properties, serverFields);
-  }
-  return Tb.Object(properties, { $id: `${client.$id}.stored`, additionalProperties: false });
+  return Tb.Object(
+    { ...client.properties, ...serverFields },
+    { $id: `${client.$id}.stored`, additionalProperties: false },
+  );
 }
 
-/** The fastest test with the answers of `check.Check`. */
-function testOf(schema: TObject, check: TypeCheck<TObject>): (value: unknown) => boolean {
-  return compileCheck(schema) ?? ((value) => check.Check(value));
-}
-
-/** An entry whose checks are compiled when first used (a function that never validates stored events never compiles them). */
+/** An entry whose check is compiled when first used (a function that never validates stored events never compiles them). */
 function lazyEntry(schema: TObject): Entry {
   let check: TypeCheck<TObject> | undefined;
-  let test: ((value: unknown) => boolean) | undefined;
   return {
     schema,
     get check() {
       check ??= TypeCompiler.Compile(schema);
       return check;
-    },
-    get test() {
-      test ??= testOf(schema, this.check);
-      return test;
     },
   };
 }
@@ -97,25 +87,12 @@ function buildTables(): { client: Table; stored: Table } {
 // and runs a generated function.
 const tables = buildTables();
 
-/** Every (type, version) of a table with its schema, for compileTableCheck. */
-function entriesOf(table: Table): TableEntry[] {
+/** Every (type, version) of a table with its schema, for the text patterns. */
+function entriesOf(table: Table): PatternEntry[] {
   return [...table].flatMap(([type, versions]) =>
     [...versions].map(([version, entry]) => ({ type, version, schema: entry.schema })),
   );
 }
-
-type Quick = ((value: unknown) => boolean) | undefined;
-
-/** The whole of a table's lookup and check in one function, when the schemas allow it (compiled on first use); the slow path explains. */
-function quickCheck(table: Table): () => Quick {
-  let compiled: { quick: Quick } | undefined;
-  return () => {
-    compiled ??= { quick: compileTableCheck(entriesOf(table)) };
-    return compiled.quick;
-  };
-}
-
-const quickChecks = { client: quickCheck(tables.client), stored: quickCheck(tables.stored) };
 
 const KNOWN_TYPES = EVENT_TYPES.join(', ');
 const CLIENT_HINTS: ObjectHints = {
@@ -133,13 +110,7 @@ function fail(errors: FieldError[]): { ok: false; errors: FieldError[] } {
   return { ok: false, errors: capErrors(errors) };
 }
 
-function validate<T>(
-  input: unknown,
-  table: Table,
-  hints: ObjectHints,
-  quick: ((value: unknown) => boolean) | undefined,
-): ValidationResult<T> {
-  if (quick?.(input)) return { ok: true, event: input as T };
+function validate<T>(input: unknown, table: Table, hints: ObjectHints): ValidationResult<T> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return fail([{ path: '', message: `must be a JSON object, got ${show(input)}` }]);
   }
@@ -167,7 +138,7 @@ function validate<T>(
           : `must be an integer, got ${show(version)}; known versions of ${type}: ${known}`;
     return fail([{ path: '/schema_version', message }]);
   }
-  if (entry.test(event)) return { ok: true, event: event as T };
+  if (entry.check.Check(event)) return { ok: true, event: event as T };
   const errors: FieldError[] = [];
   explainObject(entry.schema, event, '', errors, hints);
   if (errors.length === 0) {
@@ -179,21 +150,31 @@ function validate<T>(
 
 /** Validates one event as sent by a client (hot path of collect). Unknown fields are rejected. */
 export function validateClientEvent(input: unknown): ValidationResult<ClientEvent> {
-  return validate<ClientEvent>(input, tables.client, CLIENT_HINTS, quickChecks.client());
+  return validate<ClientEvent>(input, tables.client, CLIENT_HINTS);
 }
 
 /** Validates one event as stored by collect (with received_at and request_id), e.g. in the formatter. */
 export function validateStoredEvent(input: unknown): ValidationResult<StoredEvent> {
-  return validate<StoredEvent>(input, tables.stored, {}, quickChecks.stored());
+  return validate<StoredEvent>(input, tables.stored, {});
 }
 
 /**
  * Matchers of client events in JSON text, compiled from the registry (see text-pattern.ts): what
  * they accept is exactly what validateClientEvent accepts of events written as JSON.stringify
- * writes them, in the schema's field order. A new instance per caller (it keeps per-call state).
+ * writes them, in the schema's field order. Throws an UnsupportedSchemaError at start-up for a
+ * schema the compiler does not cover.
  */
 export function clientEventPatterns(): EventPatterns {
   return new EventPatterns(entriesOf(tables.client));
+}
+
+/**
+ * Matchers of stored lines (the formatter's fast path): what they accept is exactly what
+ * validateStoredEvent accepts of lines as collect writes them, the client's fields in the schema's
+ * order and then received_at and request_id.
+ */
+export function storedEventPatterns(): EventPatterns {
+  return new EventPatterns(entriesOf(tables.stored));
 }
 
 /** True when the registry has this (type, version). */

@@ -23,8 +23,11 @@ import { dateTimeMillisAt } from './formats';
  * it on the slow path, which also explains the errors. Clients that write fields in another
  * order, pretty-print, or escape characters are served correctly, only slower.
  *
- * A schema using a part of TypeBox not covered here (arrays, nested objects, nulls, ...) in a
- * required field gets no fast path; in an optional field, events that carry it take the slow one.
+ * The compiler covers exactly what the registry uses (strings with lengths and the uuid and
+ * date-time formats, literals, unions of literals, bounded integers, flat maps); a schema using any
+ * other part of TypeBox (arrays, nested objects, string patterns, other formats, ...) is refused with
+ * an UnsupportedSchemaError naming the schema and the field, when the patterns are built at start-up,
+ * so no branch runs that the tests have not run. Extend the compiler (and its tests) with the schema.
  */
 
 /**
@@ -41,8 +44,21 @@ const INT = '(?:0|-?[1-9]\\d{0,14})';
 const FLAT_VALUE = `(?:"${CHAR}*"|${INT}|true|false)`;
 const FLAT_MAP = `\\{(?:"${CHAR}*":${FLAT_VALUE}(?:,"${CHAR}*":${FLAT_VALUE})*)?\\}`;
 
-class UnsupportedSchemaError extends Error {
+/** A schema uses a part of TypeBox the pattern compiler does not cover (see the module comment). */
+export class UnsupportedSchemaError extends Error {
   override name = 'UnsupportedSchemaError';
+}
+
+/** What a match says of the event it matched (see EventPatterns.match). */
+export interface PatternMatch {
+  /** Index just past the event's closing brace. */
+  end: number;
+  type: string;
+  version: number;
+  eventId: string;
+  userId: string;
+  /** occurred_at in epoch milliseconds, as dateTimeMillis reads it. */
+  occurredMs: number;
 }
 
 /** A check of a captured value that the regular expression could not make. */
@@ -99,7 +115,9 @@ function plainString(value: string): boolean {
   return JSON.stringify(value) === `"${value}"`;
 }
 
-const STRING_KEYWORDS = new Set(['type', 'minLength', 'maxLength', 'format', 'pattern']);
+const STRING_KEYWORDS = new Set(['type', 'minLength', 'maxLength', 'format']);
+/** The formats the registry uses: uuid is matched by the expression, date-time checked after the match. */
+const FORMATS = new Set(['uuid', 'date-time']);
 const NUMBER_KEYWORDS = new Set(['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum']);
 const ANNOTATIONS = new Set(['description', 'title', '$id', 'examples', 'default']);
 
@@ -197,7 +215,7 @@ class Compiler {
     onlyKeywords(schema, STRING_KEYWORDS);
     const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
     const max = typeof schema.maxLength === 'number' ? schema.maxLength : undefined;
-    const checks: ((value: string) => boolean)[] = [];
+    let check: ((value: string) => boolean) | undefined;
     let bound = max;
     if (this.relaxed && max !== undefined && (ownLength || max >= SLACK_MIN_LENGTH)) {
       bound = undefined;
@@ -208,18 +226,16 @@ class Compiler {
       if (min > 36 || (max !== undefined && max < 36))
         throw new UnsupportedSchemaError('uuid of another length');
       body = UUID;
-    } else if (schema.format !== undefined && checkFormat) {
-      const format = FormatRegistry.Get(schema.format as string);
-      if (format === undefined) throw new UnsupportedSchemaError(`format ${schema.format} is not registered`);
-      checks.push(format);
+    } else if (schema.format !== undefined) {
+      if (!FORMATS.has(schema.format as string)) throw new UnsupportedSchemaError(`format ${schema.format}`);
+      if (checkFormat) {
+        const format = FormatRegistry.Get(schema.format as string);
+        if (format === undefined)
+          throw new UnsupportedSchemaError(`format ${schema.format} is not registered`);
+        check = format;
+      }
     }
-    if (schema.pattern !== undefined) {
-      const pattern = new RegExp(schema.pattern as string);
-      checks.push((value) => pattern.test(value));
-    }
-    if (checks.length === 0 && !capture) return [`"${body}"`, 0];
-    const [one, two] = checks;
-    const check = two !== undefined && one !== undefined ? (value: string) => one(value) && two(value) : one;
+    if (check === undefined && !capture) return [`"${body}"`, 0];
     const [group, n] = this.capture(body, check);
     return [`"${group}"`, n];
   }
@@ -233,7 +249,6 @@ class Compiler {
         onlyKeywords(schema, new Set(['type', 'const']));
         const value: unknown = schema.const;
         if (typeof value === 'string' && plainString(value)) return `"${escapeRegExp(value)}"`;
-        if (typeof value === 'boolean') return String(value);
         if (
           typeof value === 'number' &&
           Number.isInteger(value) &&
@@ -257,14 +272,10 @@ class Compiler {
         // Only canonical integers match; a fraction or an exponent is left to the slow path.
         onlyKeywords(schema, NUMBER_KEYWORDS);
         const bounds = numberBounds(schema);
-        if (bounds === undefined) return INT;
-        const within = boundedInt(bounds);
-        if (within !== undefined) return within;
-        return this.capture(INT, (text) => bounds(Number(text)))[0];
+        const within = bounds === undefined ? undefined : boundedInt(bounds);
+        if (within === undefined) throw new UnsupportedSchemaError('a number without bounds around 0');
+        return within;
       }
-      case 'Boolean':
-        onlyKeywords(schema, new Set(['type']));
-        return '(?:true|false)';
       case 'Record': {
         // A flat map, then checked as parsed: JSON.parse + TypeBox, and written as JSON.stringify
         // would write it (which also rules out a key given twice or keys JSON.parse reorders).
@@ -290,15 +301,13 @@ function fixedLength(schema: TSchema): number | undefined {
   return fixed ? minimalLength(schema) : undefined;
 }
 
-/** The plan of one schema, or undefined when the schema has no fast path. */
-function planOf(entry: PatternEntry): Plan | undefined {
+/** The plan of one schema; throws an UnsupportedSchemaError for a schema the compiler does not cover. */
+function planOf(entry: PatternEntry): Plan {
   const relaxed = compileEntry(entry, true);
-  if (relaxed === undefined) return undefined;
   // Needed only for the rare match too long for the slack proof: compiled then.
   let strict: RegExp | undefined;
   const strictPattern = () => {
-    strict ??= compileEntry(entry, false)?.pattern;
-    if (strict === undefined) throw new Error(`no strict pattern for ${entry.type}.v${entry.version}`);
+    strict ??= compileEntry(entry, false).pattern;
     return strict;
   };
   return { ...relaxed, strict: strictPattern };
@@ -309,7 +318,7 @@ function maxLength(schema: TSchema | undefined): number {
 }
 
 /** The plan of one schema with a strict or a relaxed pattern (see Plan.slack). */
-function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict'> | undefined {
+function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict'> {
   const { schema } = entry;
   const required = new Set(schema.required ?? []);
   const compiler = new Compiler(relaxed);
@@ -321,10 +330,12 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
   let position: { offset: number; after: number[] } | undefined = { offset: 1, after: [] };
   let occurredAt: Plan['occurredAt'] | undefined;
 
+  let current = '';
   try {
     for (const [name, field] of Object.entries(schema.properties) as [string, TSchema][]) {
+      current = name;
       if (!plainString(name) || /^[0-9]/.test(name) || name === '__proto__') {
-        throw new UnsupportedSchemaError(`field ${name}`);
+        throw new UnsupportedSchemaError('a field name JSON.stringify escapes or reorders');
       }
       const key = `"${escapeRegExp(name)}":`;
       const separator = members.length === 0 ? 0 : 1;
@@ -356,15 +367,7 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
         members.push(`${members.length === 0 ? '' : ','}${key}${compiler.value(field)}`);
       } else {
         if (members.length === 0) throw new UnsupportedSchemaError('an optional first field');
-        // An optional field of a kind not covered: events that carry it take the slow path.
-        const before = compiler.groups;
-        const residuals = compiler.residuals.length;
-        try {
-          members.push(`(?:,${key}${compiler.value(field)})?`);
-        } catch (error) {
-          if (!(error instanceof UnsupportedSchemaError) || compiler.groups !== before) throw error;
-          compiler.residuals.length = residuals;
-        }
+        members.push(`(?:,${key}${compiler.value(field)})?`);
       }
       if (required.has(name)) minimal += separator + name.length + 3 + minimalLength(field);
       const length = fixedLength(field);
@@ -378,8 +381,10 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
       }
     }
   } catch (error) {
-    if (error instanceof UnsupportedSchemaError) return undefined;
-    throw error;
+    if (!(error instanceof UnsupportedSchemaError)) throw error;
+    throw new UnsupportedSchemaError(
+      `${entry.type}.v${entry.version}, field ${current}: ${error.message} is not covered by the text patterns; extend lib/schemas/text-pattern.ts`,
+    );
   }
   const source = `\\{${members.join('')}\\}`;
   const typeField = schema.properties.event_type as TSchema | undefined;
@@ -403,28 +408,19 @@ function compileEntry(entry: PatternEntry, relaxed: boolean): Omit<Plan, 'strict
 }
 
 /**
- * Matches events in JSON text against every schema of a table that has a fast path. After
- * `match` answers an end, `eventType`, `eventId`, `userId` and `occurredMs` (occurred_at in
- * epoch milliseconds, as dateTimeMillis reads it) hold the event's envelope. One instance serves
- * every event; the schema that matched last is tried first.
+ * Matches events in JSON text against every schema of a table. One instance serves every event;
+ * the schema that matched last is tried first. Building one compiles every schema's pattern and
+ * throws an UnsupportedSchemaError for a schema the compiler does not cover.
  */
 export class EventPatterns {
-  private readonly plans: Plan[] = [];
+  private readonly plans: Plan[];
   private last = 0;
 
-  eventType = '';
-  eventId = '';
-  userId = '';
-  occurredMs = 0;
-
   constructor(entries: readonly PatternEntry[]) {
-    for (const entry of entries) {
-      const plan = planOf(entry);
-      if (plan !== undefined) this.plans.push(plan);
-    }
+    this.plans = entries.map(planOf);
   }
 
-  /** The (type, version) pairs that have a fast path. */
+  /** The (type, version) pairs the patterns match. */
   covered(): { type: string; version: number }[] {
     return this.plans.map(({ type, version }) => ({ type, version }));
   }
@@ -435,10 +431,10 @@ export class EventPatterns {
   }
 
   /**
-   * Matches the event that starts at `at`: answers the index just past its closing brace when it
-   * is valid and written as JSON.stringify writes it (see the module comment), else -1.
+   * Matches the event that starts at `at`: its envelope and end when it is valid and written as
+   * JSON.stringify writes it (see the module comment), else undefined ("not decided here").
    */
-  match(text: string, at: number): number {
+  match(text: string, at: number): PatternMatch | undefined {
     const plans = this.plans;
     const count = plans.length;
     for (let k = 0; k < count; k++) {
@@ -452,37 +448,33 @@ export class EventPatterns {
       for (const residual of plan.residuals) {
         const value = groups[residual.group];
         // An optional field left out has no value to check.
-        if (value !== undefined && !residual.check(value)) return -1;
+        if (value !== undefined && !residual.check(value)) return undefined;
       }
       const end = pattern.lastIndex;
       if (end - at - plan.minimal > plan.slack) {
         const strict = plan.strict();
         strict.lastIndex = at;
-        if (!strict.test(text)) return -1;
+        if (!strict.test(text)) return undefined;
       }
       const eventId = groups[plan.eventIdGroup] as string;
       const userId = groups[plan.userIdGroup] as string;
-      if (eventId.length > plan.eventIdMax || userId.length > plan.userIdMax) return -1;
+      if (eventId.length > plan.eventIdMax || userId.length > plan.userIdMax) return undefined;
       // occurred_at: checked as a date-time (the registry's format) and read in epoch milliseconds.
       const where = plan.occurredAt;
-      let millis: number | undefined;
+      let occurredMs: number | undefined;
       if ('group' in where) {
         const value = groups[where.group] as string;
-        millis = value.length > plan.occurredAtMax ? undefined : dateTimeMillisAt(value, 0, value.length);
+        occurredMs = value.length > plan.occurredAtMax ? undefined : dateTimeMillisAt(value, 0, value.length);
       } else {
         let start = at + where.offset;
         for (const group of where.after) start += (groups[group] as string).length;
         const stop = text.indexOf('"', start);
-        millis = stop - start > plan.occurredAtMax ? undefined : dateTimeMillisAt(text, start, stop);
+        occurredMs = stop - start > plan.occurredAtMax ? undefined : dateTimeMillisAt(text, start, stop);
       }
-      if (millis === undefined) return -1;
-      this.occurredMs = millis;
+      if (occurredMs === undefined) return undefined;
       this.last = index;
-      this.eventType = plan.type;
-      this.eventId = eventId;
-      this.userId = userId;
-      return end;
+      return { end, type: plan.type, version: plan.version, eventId, userId, occurredMs };
     }
-    return -1;
+    return undefined;
   }
 }

@@ -5,7 +5,7 @@ import {
   jsonDocuments,
   jsonLineDocuments,
 } from '../../../lib/domain/articles';
-import { MalformedBodyError, PayloadTooLargeError } from '../../../lib/domain/collect';
+import { MalformedBodyError, PayloadTooLargeError } from '../../../lib/domain/http-body';
 import { defaultVectorizer } from '../../../lib/domain/vectorizer';
 import { decodeVector, encodeVector } from '../../../lib/domain/vectors';
 

@@ -127,6 +127,23 @@ describe('POST /v1/articles', () => {
     expect(JSON.parse(lines[3]?.raw).url).toBe('https://news.example.jp/a/4');
   });
 
+  it('answers 503 listing the rejected documents as failed while quarantine cannot be written', async () => {
+    // Prepare
+    s3Mock
+      .on(PutObjectCommand)
+      .rejects(Object.assign(new Error('S3 is down'), { name: 'ServiceUnavailable' }));
+
+    // Act
+    const { status, json } = await post('articles-bad-docs');
+
+    // Assess
+    expect(status).toBe(503);
+    expect(json.accepted).toBe(1);
+    expect(json.failed.map((f: any) => [f.index, f.reason])).toEqual(
+      [1, 2, 3, 4].map((index) => [index, 'could not be quarantined (ServiceUnavailable: S3 is down)']),
+    );
+  });
+
   it('answers 503 listing the articles DynamoDB left unprocessed after its retries', async () => {
     // Prepare: DynamoDB never takes the second article.
     const second = JSON.parse(httpEvent('articles-valid-batch').body ?? '').articles[1].article_id;
@@ -263,6 +280,28 @@ describe('An object created under articles/', () => {
         },
       }),
     ]);
+  });
+
+  it('keeps an object that is not valid gzip under quarantine/articles/ whole, with the reason', async () => {
+    // Prepare: gzip's magic bytes, then garbage.
+    const bytes = Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('not really gzip')]);
+    const event = objectEvent(bytes);
+
+    // Act
+    const summaries = await handler(event, lambdaContext());
+
+    // Assess
+    expect(summaries).toEqual([expect.objectContaining({ documents: 0, written: 0, rejected: 1 })]);
+    const { lines } = quarantined();
+    expect(lines).toEqual([
+      expect.objectContaining({
+        index: null,
+        raw: bytes.toString('base64'),
+        raw_encoding: 'base64',
+        errors: [{ path: '', message: expect.stringMatching(/^object is not valid gzip: /) }],
+      }),
+    ]);
+    expect(dynamoMock).not.toHaveReceivedAnyCommand();
   });
 
   it('fails the invocation when articles could not be stored, so Lambda retries the object', async () => {

@@ -5,8 +5,9 @@ import {
   type CollectLimits,
   type PreparedRequest,
   prepareRequest,
-  requestBody,
 } from '../../../lib/domain/collect';
+import { requestBody } from '../../../lib/domain/http-body';
+import { storedEventPatterns } from '../../../lib/schemas';
 
 const RECEIVED_AT = new Date('2026-11-26T09:00:00.000Z');
 const LIMITS: CollectLimits = { maxEvents: 500, maxBytes: 1_048_576, futureSkewSeconds: 10 * 365 * 86_400 };
@@ -46,6 +47,22 @@ function expectedFor(prepared: PreparedRequest, parsed: unknown[]): [number, str
 }
 
 describe('prepareRequest stored bytes', () => {
+  it("stores lines in the registry's stored field order, so every one takes the formatter's fast path", () => {
+    // Prepare
+    const generator = new TrafficGenerator({ seed: 'stored-order', invalidShare: 0 });
+    const body = JSON.stringify({ events: Array.from({ length: 500 }, () => generator.next().event) });
+    const patterns = storedEventPatterns();
+
+    // Act
+    const lines = stored(prepareRequest(input(body, { requestId: 'req-1' }), LIMITS)).map(([, text]) =>
+      text.slice(0, -1),
+    );
+
+    // Assess
+    expect(lines).toHaveLength(500);
+    expect(lines.filter((line) => patterns.match(line, 0)?.end !== line.length)).toEqual([]);
+  });
+
   it('stores each event of a compact body exactly as JSON.stringify writes it, with the added fields', () => {
     // Prepare
     const body = JSON.stringify({ events: events(500) });

@@ -190,6 +190,6 @@ describe('the logbase binary', () => {
     );
 
     expect(failure.code).toBe(1);
-    expect(failure.stderr).toContain('click v1: new field "app_version" is required');
+    expect(failure.stderr).toContain('click v1: new field "request_id" is required');
   });
 });

@@ -13,6 +13,10 @@ const ENVELOPE = [
   ['schema_version', 'int', true],
   ['user_id', 'string', true],
   ['occurred_at', 'timestamp', true],
+];
+
+/** What collect appends to every stored line, in the order it writes them. */
+const COLLECT_FIELDS = [
   ['received_at', 'timestamp', true],
   ['request_id', 'string', true],
 ];
@@ -23,7 +27,7 @@ function triples(type: Parameters<typeof columns>[0], version: number) {
 }
 
 describe('columns', () => {
-  it('lists the envelope first, then the click fields, with Parquet types', () => {
+  it("lists the envelope first, then the click fields, then collect's, with Parquet types", () => {
     expect(triples('click', 1)).toEqual([
       ...ENVELOPE,
       ['article_id', 'string', true],
@@ -31,6 +35,7 @@ describe('columns', () => {
       ['position', 'int', true],
       ['platform', 'string', true],
       ['app_version', 'string', true],
+      ...COLLECT_FIELDS,
     ]);
   });
 
@@ -42,6 +47,7 @@ describe('columns', () => {
       ['position', 'int', true],
       ['platform', 'string', true],
       ['app_version', 'string', true],
+      ...COLLECT_FIELDS,
     ]);
   });
 
@@ -54,6 +60,7 @@ describe('columns', () => {
       ['position', 'int', true],
       ['platform', 'string', true],
       ['app_version', 'string', true],
+      ...COLLECT_FIELDS,
     ]);
   });
 
@@ -65,6 +72,7 @@ describe('columns', () => {
       ['article_id', 'string', false],
       ['platform', 'string', true],
       ['app_version', 'string', true],
+      ...COLLECT_FIELDS,
     ]);
   });
 

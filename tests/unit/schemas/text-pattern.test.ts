@@ -1,39 +1,56 @@
 import * as Tb from '@sinclair/typebox';
-import { Random, TrafficGenerator } from '../../../cli/traffic';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import fc from 'fast-check';
+import { TrafficGenerator } from '../../../cli/traffic';
 import {
   clientEventPatterns,
   EVENT_TYPES,
   EventPatterns,
   type EventType,
   jsonSchema,
-  validateClientEvent,
+  storedEventPatterns,
+  UnsupportedSchemaError,
 } from '../../../lib/schemas';
 import { dateTimeMillis } from '../../../lib/schemas/formats';
 import { validEvent } from './fixtures';
 
+/** TypeBox's own compiled checks of every registry schema, client and stored: the oracle. */
+const oracle = {
+  client: new Map(EVENT_TYPES.map((type) => [type, TypeCompiler.Compile(jsonSchema(type, 1))])),
+  stored: new Map(
+    EVENT_TYPES.map((type) => [type, TypeCompiler.Compile(jsonSchema(type, 1, { stored: true }))]),
+  ),
+};
+
 /**
  * What a match claims (see lib/schemas/text-pattern.ts): the matched text is exactly what
- * JSON.stringify writes for its value, the value passes validateClientEvent, and the envelope
- * read from the text is the value's. Throws with the text when a claim does not hold.
+ * JSON.stringify writes for its value, the value passes TypeBox's compiled check of its schema, and
+ * the envelope read from the text is the value's. Throws with the text when a claim does not hold.
  */
-function assertMatchClaims(patterns: EventPatterns, text: string, at = 0): boolean {
-  const end = patterns.match(text, at);
-  if (end < 0) return false;
-  const matched = text.slice(at, end);
+function assertMatchClaims(
+  patterns: EventPatterns,
+  text: string,
+  at = 0,
+  kind: 'client' | 'stored' = 'client',
+): boolean {
+  const match = patterns.match(text, at);
+  if (match === undefined) return false;
+  const matched = text.slice(at, match.end);
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(matched);
   } catch (error) {
     throw new Error(`matched text that is not JSON: ${matched} (${(error as Error).message})`);
   }
+  const check = oracle[kind].get(value.event_type as EventType);
   const checks = {
     stringify: JSON.stringify(value) === matched,
-    valid: validateClientEvent(value).ok,
+    valid: check?.Check(value) === true && value.schema_version === match.version,
     envelope:
-      patterns.eventType === value.event_type &&
-      patterns.eventId === value.event_id &&
-      patterns.userId === value.user_id &&
-      patterns.occurredMs === dateTimeMillis(value.occurred_at as string),
+      match.type === value.event_type &&
+      match.eventId === value.event_id &&
+      match.userId === value.user_id &&
+      match.occurredMs === dateTimeMillis(value.occurred_at as string),
   };
   if (!checks.stringify || !checks.valid || !checks.envelope) {
     throw new Error(`match claims ${JSON.stringify(checks)} fail for ${matched}`);
@@ -79,20 +96,27 @@ const ALPHABET = [
   '_',
 ];
 
-/** A copy of `text` with 1 to 3 characters inserted, deleted or replaced at random places. */
-function mutate(text: string, random: Random): string {
+/** One edit of a text: a character inserted, deleted or replaced at a relative position. */
+const edit = fc.record({
+  kind: fc.constantFrom('insert', 'delete', 'replace'),
+  at: fc.double({ min: 0, max: 1, noNaN: true }),
+  char: fc.constantFrom(...ALPHABET),
+});
+
+/** The text with the edits applied in order. */
+function applyEdits(text: string, edits: readonly { kind: string; at: number; char: string }[]): string {
   let out = text;
-  const edits = 1 + random.int(3);
-  for (let k = 0; k < edits; k++) {
-    const at = random.int(out.length + 1);
-    const kind = random.int(3);
-    const char = random.pick(ALPHABET);
-    if (kind === 0) out = out.slice(0, at) + char + out.slice(at);
-    else if (kind === 1) out = out.slice(0, at) + out.slice(at + 1);
-    else out = out.slice(0, at) + char + out.slice(at + 1);
+  for (const { kind, at, char } of edits) {
+    const i = Math.min(out.length, Math.floor(at * (out.length + 1)));
+    if (kind === 'insert') out = out.slice(0, i) + char + out.slice(i);
+    else if (kind === 'delete') out = out.slice(0, i) + out.slice(i + 1);
+    else out = out.slice(0, i) + char + out.slice(i + 1);
   }
   return out;
 }
+
+/** Runs of each mutation property: MUTATION_RUNS in the environment, default 5,000 (a one-off search: 200000). */
+const MUTATION_RUNS = Number(process.env.MUTATION_RUNS ?? 5000);
 
 /** Events changed in the ways a fast path could get wrong: each is valid JSON, some still valid events. */
 function structuralVariants(event: Record<string, unknown>): string[] {
@@ -201,6 +225,11 @@ function structuralVariants(event: Record<string, unknown>): string[] {
   return out;
 }
 
+/** A line as collect stores it: the client's text with collect's fields appended. */
+function storedLine(clientText: string, requestId = 'req-1'): string {
+  return `${clientText.slice(0, -1)},"received_at":"2025-03-01T12:30:01.000Z","request_id":"${requestId}"}`;
+}
+
 describe('clientEventPatterns', () => {
   const patterns = clientEventPatterns();
 
@@ -220,16 +249,17 @@ describe('clientEventPatterns', () => {
       const text = JSON.stringify(event);
 
       // Act
-      const end = patterns.match(`xx${text},`, 2);
+      const match = patterns.match(`xx${text},`, 2);
 
       // Assess
-      expect(end).toBe(text.length + 2);
-      expect([patterns.eventType, patterns.eventId, patterns.userId, patterns.occurredMs]).toEqual([
-        event.event_type,
-        event.event_id,
-        event.user_id,
-        Date.parse(event.occurred_at as string),
-      ]);
+      expect(match).toEqual({
+        end: text.length + 2,
+        type: event.event_type,
+        version: 1,
+        eventId: event.event_id,
+        userId: event.user_id,
+        occurredMs: Date.parse(event.occurred_at as string),
+      });
     },
   );
 
@@ -261,23 +291,20 @@ describe('clientEventPatterns', () => {
     expect(texts.length - matched.length).toBeGreaterThan(50);
   });
 
-  it('keeps its claims on thousands of randomly mutated events', () => {
+  it('keeps its claims on randomly mutated events (fast-check, shrinking to the smallest counterexample)', () => {
     // Prepare
-    const random = new Random('text-pattern-mutations');
     const generator = new TrafficGenerator({ seed: 'text-pattern-mutations', invalidShare: 0 });
+    const texts = Array.from({ length: 500 }, () => JSON.stringify(generator.next().event));
     let matched = 0;
-    let refused = 0;
 
-    // Act
-    for (let i = 0; i < 20000; i++) {
-      const text = mutate(JSON.stringify(generator.next().event), random);
-      if (assertMatchClaims(patterns, text)) matched += 1;
-      else refused += 1;
-    }
-
-    // Assess
-    expect(matched).toBeGreaterThan(100);
-    expect(refused).toBeGreaterThan(3000);
+    // Act and Assess: assertMatchClaims throws on a match whose claims fail; fast-check shrinks it.
+    fc.assert(
+      fc.property(fc.nat(texts.length - 1), fc.array(edit, { minLength: 1, maxLength: 3 }), (n, edits) => {
+        if (assertMatchClaims(patterns, applyEdits(texts[n] as string, edits))) matched += 1;
+      }),
+      { numRuns: MUTATION_RUNS, seed: 7 },
+    );
+    expect(matched).toBeGreaterThan(MUTATION_RUNS / 200);
   });
 
   it('leaves an event with its fields in another order to the slow path', () => {
@@ -287,9 +314,9 @@ describe('clientEventPatterns', () => {
 
     // Act and Assess
     expect(text).not.toBe(JSON.stringify(inSchemaOrder(event)));
-    expect(validateClientEvent(event).ok).toBe(true);
-    expect(patterns.match(text, 0)).toBe(-1);
-    expect(patterns.match(JSON.stringify(inSchemaOrder(event)), 0)).toBeGreaterThan(0);
+    expect(oracle.client.get('click')?.Check(event)).toBe(true);
+    expect(patterns.match(text, 0)).toBeUndefined();
+    expect(patterns.match(JSON.stringify(inSchemaOrder(event)), 0)?.end).toBeGreaterThan(0);
   });
 
   it('refuses a match the value of which the slow path rejects, e.g. a date that does not exist', () => {
@@ -297,12 +324,72 @@ describe('clientEventPatterns', () => {
     const event = inSchemaOrder({ ...validEvent('click'), occurred_at: '2025-02-30T12:00:00Z' });
 
     // Act and Assess
-    expect(validateClientEvent(event).ok).toBe(false);
-    expect(patterns.match(JSON.stringify(event), 0)).toBe(-1);
+    expect(oracle.client.get('click')?.Check(event)).toBe(false);
+    expect(patterns.match(JSON.stringify(event), 0)).toBeUndefined();
+  });
+
+  it('refuses a stored line: collect adds received_at and request_id, clients may not', () => {
+    const text = JSON.stringify(inSchemaOrder(validEvent('click')));
+    expect(patterns.match(storedLine(text), 0)).toBeUndefined();
   });
 });
 
-describe('EventPatterns on schemas it does not fully cover', () => {
+describe('storedEventPatterns', () => {
+  const patterns = storedEventPatterns();
+
+  it('matches every line as collect stores it: the client text, then received_at and request_id', () => {
+    // Prepare
+    const generator = new TrafficGenerator({ seed: 'stored-pattern', invalidShare: 0 });
+    const lines = Array.from({ length: 2000 }, (_, i) =>
+      storedLine(JSON.stringify(generator.next().event), `req-${i}`),
+    );
+
+    // Act
+    const matched = lines.filter((line) => assertMatchClaims(patterns, line, 0, 'stored'));
+
+    // Assess
+    expect(matched).toHaveLength(lines.length);
+  });
+
+  it('refuses a line without collect fields, with a bad received_at, or with them in another order', () => {
+    // Prepare
+    const text = JSON.stringify(inSchemaOrder(validEvent('impression')));
+    const line = storedLine(text);
+
+    // Act and Assess
+    expect(patterns.match(line, 0)?.end).toBe(line.length);
+    expect(patterns.match(text, 0)).toBeUndefined();
+    expect(
+      patterns.match(line.replace('2025-03-01T12:30:01.000Z', '2025-02-30T12:30:01Z'), 0),
+    ).toBeUndefined();
+    expect(
+      patterns.match(
+        `${text.slice(0, -1)},"request_id":"req-1","received_at":"2025-03-01T12:30:01.000Z"}`,
+        0,
+      ),
+    ).toBeUndefined();
+  });
+
+  it('keeps its claims on randomly mutated stored lines', () => {
+    // Prepare
+    const generator = new TrafficGenerator({ seed: 'stored-pattern-mutations', invalidShare: 0 });
+    const lines = Array.from({ length: 500 }, (_, i) =>
+      storedLine(JSON.stringify(generator.next().event), `r${i}`),
+    );
+    let matched = 0;
+
+    // Act and Assess
+    fc.assert(
+      fc.property(fc.nat(lines.length - 1), fc.array(edit, { minLength: 1, maxLength: 3 }), (n, edits) => {
+        if (assertMatchClaims(patterns, applyEdits(lines[n] as string, edits), 0, 'stored')) matched += 1;
+      }),
+      { numRuns: MUTATION_RUNS, seed: 11 },
+    );
+    expect(matched).toBeGreaterThan(MUTATION_RUNS / 200);
+  });
+});
+
+describe('EventPatterns on schemas it does not cover', () => {
   const base = {
     event_id: Tb.String({ format: 'uuid' }),
     event_type: Tb.Literal('test'),
@@ -317,56 +404,45 @@ describe('EventPatterns on schemas it does not fully cover', () => {
     user_id: 'u1',
     occurred_at: '2025-03-01T12:30:00Z',
   };
+  const build = (fields: Record<string, Tb.TSchema>) => () =>
+    new EventPatterns([
+      {
+        type: 'test',
+        version: 1,
+        schema: Tb.Object({ ...base, ...fields }, { additionalProperties: false }),
+      },
+    ]);
 
-  it('gives no fast path to a schema with a required field of a kind it does not read', () => {
-    // Prepare
-    const schema = Tb.Object({ ...base, tags: Tb.Array(Tb.String()) }, { additionalProperties: false });
-
-    // Act
-    const patterns = new EventPatterns([{ type: 'test', version: 1, schema }]);
-
-    // Assess
-    expect(patterns.covered()).toEqual([]);
-    expect(patterns.match(JSON.stringify({ ...event, tags: ['a'] }), 0)).toBe(-1);
+  it.each([
+    ['an array', { tags: Tb.Array(Tb.String()) }, 'field tags: kind Array'],
+    ['an optional array', { tags: Tb.Optional(Tb.Array(Tb.String())) }, 'field tags: kind Array'],
+    ['a string pattern', { code: Tb.String({ pattern: '^[a-z]+$' }) }, 'field code: String with pattern'],
+    ['another format', { mail: Tb.String({ format: 'email' }) }, 'field mail: format email'],
+    [
+      'a keyword it does not apply',
+      { note: Tb.String({ contentEncoding: 'base64' }) },
+      'field note: String with contentEncoding',
+    ],
+    [
+      'bounds without 0',
+      { score: Tb.Integer({ minimum: 10, maximum: 20 }) },
+      'field score: a number without bounds around 0',
+    ],
+    ['a boolean', { flag: Tb.Boolean() }, 'field flag: kind Boolean'],
+  ])('refuses a schema with %s at start-up, naming the schema and the field', (_, fields, message) => {
+    // Act and Assess
+    expect(build(fields)).toThrow(UnsupportedSchemaError);
+    expect(build(fields)).toThrow(`test.v1, ${message}`);
   });
 
-  it('leaves the events carrying an optional field of such a kind to the slow path', () => {
+  it('matches a schema made only of what the registry uses', () => {
     // Prepare
-    const schema = Tb.Object(
-      { ...base, tags: Tb.Optional(Tb.Array(Tb.String())) },
-      { additionalProperties: false },
-    );
-    const patterns = new EventPatterns([{ type: 'test', version: 1, schema }]);
-    const without = JSON.stringify(event);
+    const patterns = build({ position: Tb.Integer({ minimum: 0, maximum: 99 }) })();
+    const text = JSON.stringify({ ...event, position: 42 });
 
     // Act and Assess
-    expect(patterns.match(without, 0)).toBe(without.length);
-    expect(patterns.match(JSON.stringify({ ...event, tags: ['a'] }), 0)).toBe(-1);
-  });
-
-  it('gives no fast path to a schema with a keyword it does not apply', () => {
-    // Prepare
-    const schema = Tb.Object(
-      { ...base, note: Tb.String({ contentEncoding: 'base64' }) },
-      { additionalProperties: false },
-    );
-
-    // Act and Assess
-    expect(new EventPatterns([{ type: 'test', version: 1, schema }]).covered()).toEqual([]);
-  });
-
-  it('checks bounds it cannot write as a pattern after the match', () => {
-    // Prepare
-    const schema = Tb.Object(
-      { ...base, score: Tb.Integer({ minimum: 10, maximum: 20 }) },
-      { additionalProperties: false },
-    );
-    const patterns = new EventPatterns([{ type: 'test', version: 1, schema }]);
-
-    // Act and Assess
-    expect(patterns.match(JSON.stringify({ ...event, score: 15 }), 0)).toBeGreaterThan(0);
-    expect(patterns.match(JSON.stringify({ ...event, score: 9 }), 0)).toBe(-1);
-    expect(patterns.match(JSON.stringify({ ...event, score: 21 }), 0)).toBe(-1);
+    expect(patterns.match(text, 0)?.end).toBe(text.length);
+    expect(patterns.match(JSON.stringify({ ...event, position: 100 }), 0)).toBeUndefined();
   });
 
   it('is the registry schema that the patterns are compiled from', () => {
