@@ -39,7 +39,7 @@ export async function startPlatform(): Promise<Platform> {
     dataDir,
     fresh: true,
     offline: true,
-    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
     log: {
       ...silentLog,
       error: (m) => console.error(`${m}\nserverless-offline's last output:\n${recent.join('\n')}`),
