@@ -13,6 +13,7 @@ import { SqsSnsDestinations } from './destinations';
 import { type Emulators, startEmulators } from './emulators';
 import type { FirehoseFaults } from './firehose/server';
 import { LocalFirehose } from './firehose/server';
+import { type HealthReport, httpAnswers, type ServiceStatus, StackHealth } from './health';
 import { HttpFront } from './http-front';
 import { type Invoker, LambdaInvoker } from './invoker';
 import { CheckpointStore } from './kinesis/checkpoints';
@@ -128,6 +129,11 @@ export interface LocalStack {
     /** Starts an execution (state machine by name, key or ARN); `result` resolves with status and output or error. */
     start(nameOrArn: string, input?: unknown): StartedExecution;
   };
+  /**
+   * What is up: each emulator, serverless-offline, the pollers (what `GET /health` on the HTTP API answers).
+   * `status` is `ready` once the stack has started and every service answers.
+   */
+  health(): Promise<HealthReport>;
   /** serverless-offline's pid, when it runs. */
   offlinePid?: number;
   /** Stops everything: pollers, Firehose (flushed), S3 deliveries in flight, serverless-offline, emulators. */
@@ -169,6 +175,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const wiring = deriveWiring(config);
   for (const warning of wiring.warnings) log.warn(warning);
+  // Every service is named from the start (`starting` until it is up), so /health always lists them all.
+  const health = new StackHealth([
+    's3',
+    'kinesis',
+    'dynamodb',
+    'firehose',
+    'sqs',
+    'sns',
+    ...(options.offline ? ['offline'] : []),
+    'pollers',
+  ]);
 
   const cleanup: (() => Promise<unknown>)[] = [];
   const runCleanup = async () => {
@@ -207,6 +224,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const emulators: Emulators = await startEmulators({ host, ports, layout, onObjectChange });
     cleanup.push(() => emulators.stop());
     const sqsSns: LocalSqsSns = await sqsStarting;
+    const answers = (url: string, path?: string) => () => httpAnswers(url, path);
+    health.set('s3', answers(endpointUrl(host, emulators.ports.s3)));
+    health.set('kinesis', answers(endpointUrl(host, emulators.ports.kinesis)));
+    health.set('dynamodb', answers(endpointUrl(host, emulators.ports.dynamodb)));
+    health.set('sqs', answers(endpointUrl(host, sqsSns.port), '/health'));
+    health.set('sns', answers(endpointUrl(host, sqsSns.port), '/health'));
 
     if (options.offline && ports.lambda === 0) ports.lambda = await freePort(host);
     const endpoints: LocalEndpoints = {
@@ -266,26 +289,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => firehose.stop()); // only if a later step fails: a normal stop flushes it earlier
     await firehose.start();
     endpoints.firehose = endpointUrl(host, firehose.port);
+    health.set('firehose', answers(endpoints.firehose));
 
     // The running serverless-offline (replaced when it is started again after a crash).
     let current: OfflineProcess | undefined;
+    let openFront = () => {};
     if (options.offline) {
       // Listening first: a taken HTTP port fails the start at once, not after serverless-offline's build.
       const offlineHttpPort = await freePort(host);
+      // Requests are held until the whole stack is up (serverless-offline takes seconds to build), so a
+      // client that waits for the port never sees a 502; /health answers at once (see local/README.md).
       const front = new HttpFront({
         host,
         port: ports.http,
         upstream: { host: loopbackFor(host), port: offlineHttpPort },
         maxInflatedBytes: options.maxInflatedBodyBytes,
+        health: () => health.report(),
+        held: true,
       });
+      openFront = () => front.open();
       await front.start();
       cleanup.push(() => front.stop());
       endpoints.http = front.url;
       endpoints.offlineHttp = endpointUrl(host, offlineHttpPort);
-      // A serverless-offline that dies on its own is started again on the same ports (the HTTP front answers
-      // 502 meanwhile), a few times at most, with its last output logged.
+      // A serverless-offline that dies on its own is started again on the same ports (the HTTP front holds
+      // requests meanwhile), a few times at most, with its last output logged.
       let offlineStopping = false;
       let restarts = 0;
+      let offlineState: ServiceStatus = { state: 'starting', detail: 'esbuild builds the handlers' };
+      const offlineChecks = [endpoints.lambda, ...(hasHttpEvents(config) ? [endpoints.offlineHttp] : [])];
+      health.set('offline', async () => {
+        if (offlineState.state !== 'up') return offlineState;
+        const probes = await Promise.all(offlineChecks.map((url) => httpAnswers(url as string)));
+        const down = probes.find((p) => p.state !== 'up');
+        return down ?? { state: 'up', endpoint: endpoints.lambda, detail: `pid ${current?.pid}` };
+      });
       const launch = (): Promise<OfflineProcess> =>
         startOffline({
           serviceDir,
@@ -300,6 +338,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             if (offlineStopping) return;
             const output = lastOutput.map((line) => `  | ${line}`).join('\n');
             if (restarts >= MAX_OFFLINE_RESTARTS) {
+              offlineState = { state: 'down', detail: `exited (code ${code}) after ${restarts} restarts` };
+              front.open(); // nothing to wait for: requests get the 502 that names serverless-offline
               log.error(
                 `serverless-offline exited (code ${code}) again after ${restarts} restarts: HTTP and function invocations are down; restart logbase dev. Its last output:\n${output}`,
               );
@@ -310,17 +350,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               `serverless-offline exited (code ${code}); starting it again (${restarts}/${MAX_OFFLINE_RESTARTS}). Its last output:\n${output}`,
             );
             current = undefined;
+            offlineState = { state: 'starting', detail: `restart ${restarts}/${MAX_OFFLINE_RESTARTS}` };
+            front.hold();
             launch().then(
               (started) => {
                 if (offlineStopping) void started.stop();
-                else current = started;
+                else {
+                  current = started;
+                  offlineState = { state: 'up' };
+                  if (health.isReady) front.open();
+                }
               },
-              (error: unknown) =>
-                log.error(`serverless-offline could not be started again: ${errorMessage(error)}`),
+              (error: unknown) => {
+                offlineState = {
+                  state: 'down',
+                  detail: `could not be started again: ${errorMessage(error)}`,
+                };
+                front.open();
+                log.error(`serverless-offline could not be started again: ${errorMessage(error)}`);
+              },
             );
           },
         });
       current = await launch();
+      offlineState = { state: 'up' };
       cleanup.push(async () => {
         offlineStopping = true;
         await current?.stop();
@@ -370,6 +423,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     cleanup.push(() => Promise.all(runners.map((r) => r.stop())));
     for (const runner of runners) await runner.start();
+    const readers = [...runners.flatMap((r) => r.shardReaders), ...firehose.shardReaders];
+    health.set('pollers', async () => {
+      const failing = readers.filter((r) => r.lastError !== undefined);
+      if (failing.length)
+        return {
+          state: 'down',
+          detail: failing.map((r) => `${r.label}: ${r.lastError}`).join('; '),
+        };
+      return {
+        state: 'up',
+        detail: `${readers.length} shard reader(s): ${runners.length} Kinesis subscription(s), Firehose sources`,
+      };
+    });
 
     const stepFunctions = new LocalStepFunctions({
       stateMachines: wiring.stateMachines,
@@ -379,12 +445,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => stepFunctions.stop());
 
     let stopping: Promise<void> | undefined;
+    health.markReady();
+    openFront();
     return {
       config,
       wiring,
       endpoints,
       dataDir: layout,
       env: env(),
+      health: () => health.report(),
       get offlinePid() {
         return current?.pid;
       },

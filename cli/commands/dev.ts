@@ -393,6 +393,15 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
           ),
         ]
       : []),
+    ...(endpoints.http
+      ? [
+          row(
+            'Health',
+            `${endpoints.http}/health`,
+            '200 when every service is up, 503 otherwise; JSON says which (emulators, offline, pollers)',
+          ),
+        ]
+      : []),
     row('Lambda', endpoints.http ? endpoints.lambda : undefined, 'Invoke API (serverless-offline)'),
     row('S3', endpoints.s3, `buckets: ${list(wiring.buckets.map((b) => b.name))}`),
     row('Kinesis', endpoints.kinesis, `streams: ${list(wiring.streams.map((s) => s.name))}`),

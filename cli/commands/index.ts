@@ -1,6 +1,7 @@
 import { registerArticles } from './articles';
 import { registerDev } from './dev';
 import type { RegisterCommand } from './register';
+import { registerReport } from './report';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
 
@@ -9,3 +10,4 @@ export type { RegisterCommand } from './register';
 
 /** Every `logbase` subcommand. Add a new command module here. */
 export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerArticles];
+commands.push(registerReport);

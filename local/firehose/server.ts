@@ -78,6 +78,11 @@ export class LocalFirehose {
     }
   }
 
+  /** The shard readers of the Kinesis sources. */
+  get shardReaders(): readonly ShardReader[] {
+    return this.readers;
+  }
+
   /** Listens, and starts reading the Kinesis sources. */
   async start(): Promise<void> {
     const { host, port } = this.options;

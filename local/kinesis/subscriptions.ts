@@ -61,6 +61,11 @@ export class SubscriptionRunner {
     }
   }
 
+  /** The shard readers polling for this subscription. */
+  get shardReaders(): readonly ShardReader[] {
+    return this.readers;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.readers.map((r) => r.stop()));
     this.readers = [];

@@ -52,6 +52,7 @@ function fakeStack(http: string | undefined): LocalStack {
         throw new Error('the fake stack runs no state machine');
       },
     },
+    health: async () => ({ status: 'ready', services: {} }),
     stop: async () => undefined,
   };
 }
@@ -64,6 +65,7 @@ describe('logbase dev banner', () => {
     // Assess
     for (const line of [
       /HTTP API\s+http:\/\/127\.0\.0\.1:3000\s+POST \/v1\/events/,
+      /Health\s+http:\/\/127\.0\.0\.1:3000\/health\s+200 when every service is up, 503 otherwise/,
       /^\s+http:\/\/127\.0\.0\.1:41234\s+serverless-offline's own port, behind the HTTP API/m,
       /Lambda\s+http:\/\/127\.0\.0\.1:3002/,
       /S3\s+http:\/\/127\.0\.0\.1:4569\s+buckets: logbase-local-data/,
