@@ -22,6 +22,7 @@ import {
   jsonLineDocuments,
   type RawDocument,
 } from '../../lib/domain/articles';
+import { articlesAnswer } from '../../lib/domain/articles-answer';
 import {
   CollectRequestError,
   decodeUtf8,
@@ -227,44 +228,22 @@ export async function vectorizeRequest(
 
   const decisions = decideArticles(documents, deps.vectorizer, receivedAt);
   const stored = await store(decisions, source, requestId, receivedAt, deps, retryWithin(context, deps));
-  const failedIds = new Map(stored.write.failed.map((f) => [f.article_id, f.reason]));
-  const failed: { index: number; article_id?: string; reason: string }[] = [];
-  let accepted = 0;
-  decisions.items.forEach((item, i) => {
-    const reason = failedIds.get(item.article_id);
-    const sources = decisions.sources[i] as number[];
-    if (reason === undefined) accepted += sources.length;
-    else for (const index of sources) failed.push({ index, article_id: item.article_id, reason });
-  });
-  const rejected = decisions.rejected.map(({ index, line, article_id, errors }) => ({
-    index,
-    ...(article_id === undefined ? {} : { article_id }),
-    ...(line === undefined ? {} : { line }),
-    errors,
-  }));
-  if (stored.quarantineProblem !== undefined) {
-    // A rejected document must be kept somewhere: while quarantine is down, the client sends it again.
-    for (const r of decisions.rejected) {
-      failed.push({
-        index: r.index,
-        ...(r.article_id === undefined ? {} : { article_id: r.article_id }),
-        reason: `could not be quarantined (${stored.quarantineProblem})`,
-      });
-    }
-  }
-  failed.sort((a, b) => a.index - b.index);
+  const answer = articlesAnswer(
+    decisions,
+    {
+      failed: stored.write.failed,
+      ...(stored.quarantineProblem === undefined ? {} : { quarantineProblem: stored.quarantineProblem }),
+    },
+    requestId,
+  );
   logger.info('articles', {
     documents: decisions.documents,
-    accepted,
+    accepted: answer.body.accepted,
     written: stored.write.written.length,
-    rejected: rejected.length,
-    failed: failed.length,
+    rejected: answer.body.rejected.length,
+    failed: answer.body.failed?.length ?? 0,
   });
-  if (failed.length > 0) {
-    const message = `${failed.length} of ${decisions.documents} articles could not be stored; send the articles listed in "failed" again`;
-    return reply(503, { accepted, rejected, failed, request_id: requestId, message }, { 'retry-after': '1' });
-  }
-  return reply(202, { accepted, rejected, request_id: requestId });
+  return reply(answer.status, answer.body, answer.headers);
 }
 
 /** Reads an object's bytes into documents: gzip by its magic bytes, UTF-8, JSON lines. */
