@@ -1,5 +1,6 @@
 import { registerArticles } from './articles';
 import { registerDev } from './dev';
+import { registerQuery } from './query';
 import type { RegisterCommand } from './register';
 import { registerReport } from './report';
 import { registerSchemas } from './schemas';
@@ -11,3 +12,4 @@ export type { RegisterCommand } from './register';
 /** Every `logbase` subcommand. Add a new command module here. */
 export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerArticles];
 commands.push(registerReport);
+commands.push(registerQuery);
