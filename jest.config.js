@@ -27,7 +27,11 @@ module.exports = {
     './lib/aws/': { lines: 94, branches: 88, functions: 79 },
     './functions/collect/': { lines: 97, branches: 85, functions: 99 },
     './cli/traffic/': { lines: 98, branches: 89, functions: 99 },
-    './cli/commands/': { lines: 77, branches: 76, functions: 77 },
+    // Functions re-based from 77 when logbase send's HTTP client (its best-covered functions) moved
+    // to cli/client/, which has its own threshold below; lines and branches still hold.
+    './cli/commands/': { lines: 77, branches: 76, functions: 75 },
+    './cli/client/': { lines: 96, branches: 83, functions: 100 },
+    './functions/vectorize-article/': { lines: 96, branches: 77, functions: 100 },
   },
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },

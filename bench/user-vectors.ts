@@ -15,7 +15,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { eventsUrl } from '../cli/commands/send';
+import { eventsUrl } from '../cli/client/endpoint';
 import { DynamoUserVectorStore, putUserInput } from '../lib/aws/user-vectors';
 import type { StoredUser } from '../lib/domain/user-vectors';
 import {

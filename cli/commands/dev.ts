@@ -5,9 +5,13 @@ import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
 import { quarantineKey } from '../../lib/domain/collect-quarantine';
 import { consoleLog, errorMessage } from '../../local/log';
 import { type LocalStack, startLocalStack } from '../../local/stack';
-import { formatSummary } from '../traffic/stats';
-import type { RegisterCommand } from './index';
-import { eventsUrl, type SendProgress, sendEvents } from './send';
+import { eventsUrl } from '../client/endpoint';
+import type { SendProgress } from '../client/poster';
+import { articlesUrl, sendArticles } from '../client/send-articles';
+import { sendEvents } from '../client/send-events';
+import { generateArticles } from '../traffic/articles';
+import { formatSummary, type SendSummary } from '../traffic/stats';
+import type { RegisterCommand } from './register';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
@@ -32,6 +36,30 @@ interface DevOptions {
 
 /** What `logbase dev --demo` sends: modest, so a laptop stays responsive; a few events broken on purpose. */
 export const DEMO = { events: 2000, rate: 200, invalidShare: 0.02 } as const;
+
+/**
+ * `--demo` first loads the generated article set of a fresh seed, then sends traffic of the same
+ * seed: every click names an article that has a vector.
+ */
+export async function loadDemoArticles(
+  stack: Pick<LocalStack, 'endpoints' | 'config'>,
+  apiKey: string,
+  seed: number,
+  signal: AbortSignal,
+): Promise<SendSummary | undefined> {
+  if (!stack.endpoints.http || !stack.config.functions?.vectorizeArticle) return undefined;
+  const articles = generateArticles({ seed });
+  const url = articlesUrl(stack.endpoints.http);
+  console.log(
+    `logbase dev: demo: loading ${articles.length} generated articles (seed ${seed}) to ${url} ...`,
+  );
+  const summary = await sendArticles(
+    { endpoint: url, apiKey, input: { articles }, signal },
+    { warn: (message) => console.warn(`logbase dev: demo: ${message}`) },
+  );
+  console.log(['logbase dev: demo: articles loaded:', ...formatSummary(summary, 'articles')].join('\n'));
+  return summary;
+}
 
 function demoEvents(value: string): number {
   const n = Number(value);
@@ -96,7 +124,8 @@ export const registerDev: RegisterCommand = (program: Command) => {
     .option('--service-dir <dir>', 'folder holding serverless.yml', PROJECT_ROOT)
     .option(
       '--demo [events]',
-      `once up, send generated traffic through the HTTP API (default ${DEMO.events} events at ${DEMO.rate}/s, ` +
+      'once up, load the generated articles (POST /v1/articles), then send generated traffic clicking on them ' +
+        `through the HTTP API (default ${DEMO.events} events at ${DEMO.rate}/s, ` +
         `${DEMO.invalidShare * 100}% broken on purpose), then keep running`,
       demoEvents,
     )
@@ -177,6 +206,9 @@ async function runDemo(stack: LocalStack, events: number, signal: AbortSignal): 
     );
     return;
   }
+  const seed = Math.floor(Math.random() * 2 ** 32);
+  await loadDemoArticles(stack, apiKey, seed, signal);
+  if (signal.aborted) return;
   const url = eventsUrl(stack.endpoints.http);
   console.log(
     `logbase dev: demo: sending ${events} generated events to ${url} at ${DEMO.rate}/s ` +
@@ -187,7 +219,7 @@ async function runDemo(stack: LocalStack, events: number, signal: AbortSignal): 
     {
       endpoint: url,
       apiKey,
-      input: { generate: events, traffic: { invalidShare: DEMO.invalidShare } },
+      input: { generate: events, traffic: { invalidShare: DEMO.invalidShare, seed } },
       rate: DEMO.rate,
       // About 4 requests a second, as `logbase send --rate` does.
       batchSize: Math.ceil(DEMO.rate / 4),

@@ -1,14 +1,15 @@
-import type { Command } from 'commander';
+import { registerArticles } from './articles';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
+import type { RegisterCommand } from './register';
 import { registerReport } from './report';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
 
-/** A command module adds its subcommand (with options and `--help`) to the program. */
-export type RegisterCommand = (program: Command) => void;
+// Command modules import RegisterCommand from './register', not from here (no import cycle).
+export type { RegisterCommand } from './register';
 
 /** Every `logbase` subcommand. Add a new command module here. */
-export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev];
+export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerArticles];
 commands.push(registerReport);
 commands.push(registerQuery);

@@ -20,7 +20,7 @@ import { LocalLake, openDuckDb } from '../query/local';
 import { OUTPUT_FORMATS, type OutputFormat, render } from '../query/output';
 import { S3Partitions } from '../query/partitions';
 import { appendQueryLog, type QueryLogEntry } from '../query/query-log';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from './register';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');

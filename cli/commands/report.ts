@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidReportError, parseReport, renderReportHtml } from '../../lib/domain/report';
 import { sampleReport } from '../report/sample';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from './register';
 import type { Output } from './schemas';
 
 const stdio: Output = {

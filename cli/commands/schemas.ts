@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { EVENT_TYPES, listSchemas } from '../../lib/schemas';
 import { checkCompatibility, unrecordedAdditions } from '../../lib/schemas/compat';
 import { currentLock, LOCK_PATH, LockFileError, readLock, writeLock } from '../schemas-lock';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from './register';
 
 /** Options of `logbase schemas`. */
 export interface SchemasOptions {

@@ -147,10 +147,10 @@ function ms(value: number): string {
   return value < 10 ? `${value.toFixed(1)} ms` : `${int(value)} ms`;
 }
 
-/** The summary as aligned text lines for a terminal. */
-export function formatSummary(s: SendSummary): string[] {
+/** The summary as aligned text lines for a terminal; `noun` names what was sent ("events", "articles"). */
+export function formatSummary(s: SendSummary, noun = 'events'): string[] {
   const rows: [string, string][] = [
-    ['events sent', int(s.sent)],
+    [`${noun} sent`, int(s.sent)],
     ['accepted', int(s.accepted)],
     ['rejected', int(s.rejected)],
     ['failed', int(s.failed)],
@@ -166,7 +166,7 @@ export function formatSummary(s: SendSummary): string[] {
         .join(', ') || '-',
     ],
     ['elapsed', `${(s.elapsedMs / 1000).toFixed(2)} s`],
-    ['events/s', int(s.eventsPerSecond)],
+    [`${noun}/s`, int(s.eventsPerSecond)],
     [
       'latency',
       s.latencyMs === undefined

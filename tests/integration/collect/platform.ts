@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { eventsUrl } from '../../../cli/commands/send';
+import { eventsUrl } from '../../../cli/client/endpoint';
 import { silentLog } from '../../../local/log';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../../local/stack';
 import { clientsFor, destroyClients, listKeys, readGzipText, removeDir, tempDataDir } from '../local/harness';

@@ -1,4 +1,4 @@
-import { sendEvents } from '../../../cli/commands/send';
+import { sendEvents } from '../../../cli/client/send-events';
 import { API_KEY, usePlatform } from './platform';
 
 /**

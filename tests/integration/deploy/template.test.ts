@@ -393,4 +393,40 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       { 'Fn::GetAtt': ['UserVectorsTable', 'Arn'] },
     ]);
   });
+
+  it('gives vectorize-article exactly its writes to ArticleVectors, its reads of articles/ and its quarantine', () => {
+    // Prepare
+    const role = one(template, 'VectorizeArticleIamRoleLambdaExecution');
+    const statements = (role.Properties?.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .filter((s: any) => !list(s.Action).some((a) => String(a).startsWith('logs:')));
+    const grants = Object.fromEntries(
+      statements.flatMap((s: any) => list(s.Action).map((a) => [String(a), JSON.stringify(s.Resource)])),
+    );
+    const s3 = (path: string) =>
+      JSON.stringify({
+        'Fn::Sub': `arn:\${AWS::Partition}:s3:::logbase-${stage}-data-ap-northeast-1/${path}`,
+      });
+
+    // Assess
+    expect(Object.keys(grants).sort()).toEqual([
+      'dynamodb:BatchWriteItem',
+      's3:GetObject',
+      's3:PutObject',
+      'sqs:SendMessage',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    expect(grants['dynamodb:BatchWriteItem']).toBe(
+      JSON.stringify({ 'Fn::GetAtt': ['ArticleVectorsTable', 'Arn'] }),
+    );
+    expect(grants['s3:GetObject']).toBe(s3('articles/*'));
+    expect(grants['s3:PutObject']).toBe(s3('quarantine/articles/*'));
+    expect(grants['sqs:SendMessage']).toBe(
+      JSON.stringify({ 'Fn::GetAtt': ['ArticlesFailuresQueue', 'Arn'] }),
+    );
+    const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
+    expect(routes).toContain('POST /v1/articles');
+  });
 });

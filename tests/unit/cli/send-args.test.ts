@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { eventsUrl, registerSend, resolveApiKey, SendSetupError } from '../../../cli/commands/send';
+import { eventsUrl, resolveApiKey, SendSetupError } from '../../../cli/client/endpoint';
+import { registerSend } from '../../../cli/commands/send';
 import { validateClientEvent } from '../../../lib/schemas';
 import { type FakeCollect, startFakeCollect } from './send-server';
 

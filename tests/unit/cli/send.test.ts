@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exitCodeOf, type SendOptions, type SendReporter, sendEvents } from '../../../cli/commands/send';
+import type { SendReporter } from '../../../cli/client/poster';
+import { exitCodeOf, type SendOptions, sendEvents } from '../../../cli/client/send-events';
 import { generateTraffic } from '../../../cli/traffic';
 import { closedPort, type FakeCollect, startFakeCollect } from './send-server';
 
