@@ -34,7 +34,9 @@ export function badLine(kind: BadLineKind, good: string, event: EventRecord, var
   const body = good.slice(0, -2); // without "}\n"
   switch (kind) {
     case 'invalid_json':
-      return Buffer.from(variant % 2 === 0 ? `${good.slice(0, Math.floor(good.length / 2))}\n` : `${body},}\n`);
+      return Buffer.from(
+        variant % 2 === 0 ? `${good.slice(0, Math.floor(good.length / 2))}\n` : `${body},}\n`,
+      );
     case 'invalid_field':
       return Buffer.from(good.replace(/"user_id":"[^"]*",/, variant % 2 === 0 ? '' : '"user_id":42,'));
     case 'unknown_type':
