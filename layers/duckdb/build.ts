@@ -125,7 +125,9 @@ export function buildLayer(log: (line: string) => void = console.log): string {
       `duckdb layer: ${relative(LAYER_DIR, f)} aarch64, needs GLIBC_${newestNeeded(v, 'GLIBC_')} GLIBCXX_${newestNeeded(v, 'GLIBCXX_') ?? '-'} (max ${MAX_GLIBC}, ${MAX_GLIBCXX})`,
     );
   }
-  log(`duckdb layer: ${(folderBytes(MODULES) / 1e6).toFixed(1)} MB unzipped in ${relative(ROOT, LAYER_DIR)}`);
+  log(
+    `duckdb layer: ${(folderBytes(MODULES) / 2 ** 20).toFixed(1)} MiB unzipped in ${relative(ROOT, LAYER_DIR)}`,
+  );
   return LAYER_DIR;
 }
 

@@ -23,14 +23,40 @@ function unzippedBytes(zipFile) {
 }
 
 class DuckDbLayerPlugin {
-  constructor(serverless, _options, utils) {
+  constructor(serverless, options, utils) {
     this.serverless = serverless;
+    this.options = options ?? {};
     this.log = (line) => (utils?.log ? utils.log.notice(line) : console.log(line));
     this.hooks = {
+      'before:package:compileLayers': () => this.offlineLayerCompare(),
       'before:package:createDeploymentArtifacts': () => this.build(),
       'before:deploy:function:packageFunction': () => this.build(),
-      'after:package:createDeploymentArtifacts': () => this.report(),
+      'after:package:finalize': () => this.report(),
     };
+  }
+
+  /**
+   * The framework compares a layer with the deployed stack's (DescribeStacks) while packaging, which
+   * fails with no AWS credentials. `sls package` must work offline: without credentials there is
+   * nothing deployed to compare with, so the layer is packaged as new (what a deploy uploads).
+   */
+  offlineLayerCompare() {
+    const compiler = this.serverless.pluginManager.plugins.find(
+      (p) => p.constructor.name === 'AwsCompileLayers',
+    );
+    if (!compiler || compiler.__offlineCompare) return;
+    const compare = compiler.compareWithLastLayer.bind(compiler);
+    compiler.compareWithLastLayer = async (layerName) => {
+      try {
+        return await compare(layerName);
+      } catch (error) {
+        if (error?.code !== 'AWS_CREDENTIALS_NOT_FOUND') throw error;
+        this.log(
+          `layer ${layerName}: no AWS credentials, not compared with a deployed stack (packaged as new)`,
+        );
+      }
+    };
+    compiler.__offlineCompare = true;
   }
 
   build() {
@@ -42,7 +68,7 @@ class DuckDbLayerPlugin {
   /** Layer + function sizes unzipped, from the artifacts just written; fails past Lambda's limit. */
   report() {
     const root = this.serverless.config.servicePath;
-    const dir = resolve(root, this.serverless.processedInput?.options?.package ?? '.serverless');
+    const dir = resolve(root, this.options.package ?? '.serverless');
     const layerZip = join(dir, 'duckdb.zip');
     if (!existsSync(layerZip)) return;
     const layer = unzippedBytes(layerZip);
@@ -54,7 +80,7 @@ class DuckDbLayerPlugin {
       const own = unzippedBytes(zip);
       const total = layer + own;
       this.log(
-        `duckdb layer ${(layer / 1e6).toFixed(1)} MB + ${name} ${(own / 1e6).toFixed(2)} MB = ${(total / 1e6).toFixed(1)} MB unzipped (Lambda's limit ${(LAMBDA_UNZIPPED_LIMIT / 1e6).toFixed(1)} MB)`,
+        `duckdb layer ${(layer / 2 ** 20).toFixed(1)} MiB + ${name} ${(own / 2 ** 20).toFixed(2)} MiB = ${(total / 2 ** 20).toFixed(1)} MiB unzipped (Lambda allows 250 MiB)`,
       );
       if (total > LAMBDA_UNZIPPED_LIMIT) {
         throw new Error(`${name} with the duckdb layer is ${total} bytes unzipped, over Lambda's 250 MB`);

@@ -47,7 +47,7 @@ function expectedFor(prepared: PreparedRequest, parsed: unknown[]): [number, str
 }
 
 describe('prepareRequest stored bytes', () => {
-  it('stores lines in the registry\'s stored field order, so every one takes the formatter\'s fast path', () => {
+  it("stores lines in the registry's stored field order, so every one takes the formatter's fast path", () => {
     // Prepare
     const generator = new TrafficGenerator({ seed: 'stored-order', invalidShare: 0 });
     const body = JSON.stringify({ events: Array.from({ length: 500 }, () => generator.next().event) });
