@@ -57,12 +57,18 @@ export async function openObject(
   }
 }
 
-/** The manifest an earlier run wrote for this object, or undefined. */
+/**
+ * The manifest an earlier run wrote for this object, or undefined. Listed first: without
+ * s3:ListBucket, S3 answers a GetObject of a missing key with 403, not 404, and the function may
+ * list only the manifests' prefix.
+ */
 export async function readManifest(
   s3: S3Client,
   bucket: string,
   key: string,
 ): Promise<FormatManifest | undefined> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }));
+  if (!listed.Contents?.some((o) => o.Key === key)) return undefined;
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const text = await out.Body?.transformToString('utf8');
