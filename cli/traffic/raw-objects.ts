@@ -79,8 +79,14 @@ export interface RawObject {
   bad: Partial<Record<BadLineKind, number>>;
 }
 
-/** Builds the lines of a raw object (uncompressed). */
-export function rawObjectLines(options: RawObjectOptions): RawObject {
+/** One line of a raw object: its bytes (newline included) and, for a bad one, its kind. */
+export interface RawLine {
+  bytes: Buffer;
+  kind?: BadLineKind;
+}
+
+/** The lines of a raw object (uncompressed), one at a time (the benchmark's million lines never sit in memory). */
+export function* rawLines(options: RawObjectOptions): Generator<RawLine> {
   const startMs = options.startMs ?? Date.UTC(2026, 2, 1, 3, 0, 0);
   let tick = 0;
   const generator = new TrafficGenerator({
@@ -94,7 +100,6 @@ export function rawObjectLines(options: RawObjectOptions): RawObject {
   for (let i = 0; i < (options.tooLong ?? 0); i++) {
     tooLongAt.add(Math.floor(((i + 1) * options.lines) / ((options.tooLong ?? 0) + 1)));
   }
-  const out: RawObject = { lines: [], valid: [], validLines: [], bad: {} };
   let badCount = 0;
   for (let i = 0; i < options.lines; i++) {
     let next: GeneratedEvent = generator.next();
@@ -107,12 +112,21 @@ export function rawObjectLines(options: RawObjectOptions): RawObject {
       : badEvery > 0 && i % badEvery === badEvery - 1
         ? kinds[badCount++ % kinds.length]
         : undefined;
+    if (kind === undefined) yield { bytes: Buffer.from(good) };
+    else yield { bytes: badLine(kind, good, event, badCount), kind };
+  }
+}
+
+/** Builds the lines of a raw object (uncompressed), with the valid events they hold. */
+export function rawObjectLines(options: RawObjectOptions): RawObject {
+  const out: RawObject = { lines: [], valid: [], validLines: [], bad: {} };
+  for (const { bytes, kind } of rawLines(options)) {
+    out.lines.push(bytes);
     if (kind === undefined) {
-      out.lines.push(Buffer.from(good));
-      out.valid.push(JSON.parse(good));
-      out.validLines.push(good);
+      const text = bytes.toString('utf8');
+      out.valid.push(JSON.parse(text));
+      out.validLines.push(text);
     } else {
-      out.lines.push(badLine(kind, good, event, badCount));
       out.bad[kind] = (out.bad[kind] ?? 0) + 1;
     }
   }
