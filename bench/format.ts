@@ -17,7 +17,16 @@
  * Generated objects are kept under bench/out/ (ignored by git) and reused by later runs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createGzip, gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -85,7 +94,7 @@ async function reference(
   return { lines: rows, rows, quarantined: 0 };
 }
 
-async function child(mode: string, file: string): Promise<void> {
+async function child(mode: string, file: string, resultFile: string): Promise<void> {
   const work = join(OUT, `work-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -117,11 +126,22 @@ async function child(mode: string, file: string): Promise<void> {
   };
   writer?.close();
   rmSync(work, { recursive: true, force: true });
-  process.stdout.write(`\n${JSON.stringify(result)}\n`);
+  writeFileSync(resultFile, JSON.stringify(result));
 }
 
+let runCount = 0;
 function run(mode: string, file: string, options: { pin?: boolean } = {}): RunResult {
-  const args = [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', __filename, 'child', mode, file];
+  const resultFile = join(OUT, `result-${process.pid}-${runCount++}.json`);
+  const args = [
+    `--max-old-space-size=${HEAP_MB}`,
+    '--import',
+    'tsx',
+    __filename,
+    'child',
+    mode,
+    file,
+    resultFile,
+  ];
   const [cmd, argv] = options.pin
     ? ['taskset', ['-c', '0', process.execPath, ...args]]
     : [process.execPath, args];
@@ -156,7 +176,7 @@ async function generate(
   const clean = join(OUT, `${name}.clean.jsonl.gz`);
   const meta = join(OUT, `${name}.json`);
   if (existsSync(meta) && existsSync(file) && existsSync(clean))
-    return JSON.parse(require('node:fs').readFileSync(meta, 'utf8'));
+    return JSON.parse(readFileSync(meta, 'utf8'));
   const gz = createGzip();
   const cleanGz = createGzip();
   const done = Promise.all([
@@ -187,7 +207,7 @@ async function generate(
   gz.end();
   cleanGz.end();
   await done;
-  require('node:fs').writeFileSync(meta, JSON.stringify(stats));
+  writeFileSync(meta, JSON.stringify(stats));
   return stats;
 }
 
@@ -256,7 +276,8 @@ async function stackLatency(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === 'child') return child(process.argv[3] as string, process.argv[4] as string);
+  if (process.argv[2] === 'child')
+    return child(process.argv[3] as string, process.argv[4] as string, process.argv[5] as string);
   console.log(
     `formatter benchmark: ${fmt(EVENTS)} events, ${BAD_SHARE * 100}% bad (${BAD_LINE_KINDS.length} kinds + 2 over-long lines), ${ROUNDS} interleaved rounds, V8 heap ${HEAP_MB} MB`,
   );
