@@ -150,9 +150,14 @@ function run(mode: string, file: string, options: { pin?: boolean } = {}): RunRe
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
-  if (out.status !== 0)
-    throw new Error(`${mode} failed (${out.status}):\n${out.stderr}\n${out.stdout.slice(-2000)}`);
-  return JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+  if (out.status !== 0 || !existsSync(resultFile)) {
+    throw new Error(
+      `${mode} failed (status ${out.status}, signal ${out.signal}):\n${out.stderr}\n${out.stdout.slice(-2000)}`,
+    );
+  }
+  const result = JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult;
+  rmSync(resultFile);
+  return result;
 }
 
 // ------------------------------------------------------------------ inputs

@@ -53,18 +53,30 @@ export function folderBytes(dir: string): number {
   return filesUnder(dir).reduce((sum, f) => sum + statSync(f).size, 0);
 }
 
+/** What a native file may need: Lambda arm64 on Amazon Linux 2023 by default. */
+export interface NativeLimits {
+  machine: number;
+  maxGlibc: string;
+  maxGlibcxx: string;
+}
+const LAMBDA_ARM64: NativeLimits = { machine: EM_AARCH64, maxGlibc: MAX_GLIBC, maxGlibcxx: MAX_GLIBCXX };
+
 /** The problems of one native file for the Lambda runtime (empty when it fits). */
-export function nativeProblems(file: string): string[] {
+export function nativeProblems(file: string, limits: NativeLimits = LAMBDA_ARM64): string[] {
   const problems: string[] = [];
   const machine = readFileSync(file).readUInt16LE(0x12);
-  if (machine !== EM_AARCH64) problems.push(`is not an aarch64 ELF (e_machine ${machine})`);
+  if (machine !== limits.machine)
+    problems.push(
+      `is not an ${limits.machine === EM_AARCH64 ? 'aarch64' : `e_machine ${limits.machine}`} ELF (e_machine ${machine})`,
+    );
   const versions = neededVersions(file);
   const glibc = newestNeeded(versions, 'GLIBC_');
   const glibcxx = newestNeeded(versions, 'GLIBCXX_');
-  if (glibc && compareVersions(glibc, MAX_GLIBC) > 0)
-    problems.push(`needs GLIBC_${glibc} (the runtime has ${MAX_GLIBC})`);
-  if (glibcxx && compareVersions(glibcxx, MAX_GLIBCXX) > 0) {
-    problems.push(`needs GLIBCXX_${glibcxx} (the runtime has ${MAX_GLIBCXX})`);
+  if (glibc && compareVersions(glibc, limits.maxGlibc) > 0) {
+    problems.push(`needs GLIBC_${glibc} (the runtime has ${limits.maxGlibc})`);
+  }
+  if (glibcxx && compareVersions(glibcxx, limits.maxGlibcxx) > 0) {
+    problems.push(`needs GLIBCXX_${glibcxx} (the runtime has ${limits.maxGlibcxx})`);
   }
   return problems;
 }

@@ -34,6 +34,21 @@ describe('The layer build native-file check', () => {
     expect(nativeProblems(LOCAL_LIB)).toEqual([expect.stringMatching(/is not an aarch64 ELF/)]);
   });
 
+  it('refuses a native file that needs a newer glibc or GLIBCXX than the runtime has, saying which', () => {
+    // Prepare: the local build needs GLIBC_2.25 and GLIBCXX_3.4.22; pretend the runtime is older.
+    const x86_64 = 62;
+    // Act
+    const problems = nativeProblems(LOCAL_LIB, { machine: x86_64, maxGlibc: '2.24', maxGlibcxx: '3.4.21' });
+    // Assess
+    expect(problems).toEqual([
+      'needs GLIBC_2.25 (the runtime has 2.24)',
+      'needs GLIBCXX_3.4.22 (the runtime has 3.4.21)',
+    ]);
+    expect(nativeProblems(LOCAL_LIB, { machine: x86_64, maxGlibc: '2.34', maxGlibcxx: '3.4.29' })).toEqual(
+      [],
+    );
+  });
+
   it('compares versions numerically (2.34 is newer than 2.4)', () => {
     expect(compareVersions('2.34', '2.4')).toBeGreaterThan(0);
     expect(compareVersions('3.4.29', '3.4.30')).toBeLessThan(0);
