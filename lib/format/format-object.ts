@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { once } from 'node:events';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -64,7 +65,6 @@ class QuarantineFile {
   private gzip: Gzip | undefined;
   private done: Promise<void> | undefined;
   records = 0;
-  needsDrain = false;
 
   constructor(readonly file: string) {}
 
@@ -74,13 +74,18 @@ class QuarantineFile {
       this.done = pipeline(this.gzip, createWriteStream(this.file));
     }
     this.records += 1;
-    if (!this.gzip.write(`${JSON.stringify(record)}\n`)) this.needsDrain = true;
+    this.gzip.write(`${JSON.stringify(record)}\n`);
   }
 
+  /**
+   * Waits while the gzip stream holds more than its buffer. Asked of the stream itself at the
+   * moment of waiting: a 'drain' that already passed must not be waited for (nothing would then
+   * keep the event loop alive, and the process would end in the middle of the object).
+   */
   async drain(): Promise<void> {
-    if (!this.needsDrain || this.gzip === undefined) return;
-    await new Promise((resolve) => this.gzip?.once('drain', resolve));
-    this.needsDrain = false;
+    const gzip = this.gzip;
+    if (gzip === undefined || !gzip.writableNeedDrain) return;
+    await once(gzip, 'drain');
   }
 
   async close(): Promise<string | null> {
@@ -176,7 +181,8 @@ export async function formatObject(
 
   // DuckDB copies finished segments one at a time, in order, while lines keep coming.
   let copying: Promise<void> = Promise.resolve();
-  let waiting = 0;
+  /** Copies not finished yet, oldest first. */
+  const queued: Promise<void>[] = [];
   const copy = async (segment: Segment) => {
     const outDir = join(workDir, 'parquet', `${segment.type}-v${segment.version}-s${segment.index}`);
     mkdirSync(join(workDir, 'parquet'), { recursive: true });
@@ -198,15 +204,15 @@ export async function formatObject(
     }
   };
   const segments = new SegmentFiles(segmentsDir, segmentBytes, (segment) => {
-    waiting += 1;
-    copying = copying
-      .then(() => copy(segment))
-      .finally(() => {
-        waiting -= 1;
-      });
-    // Awaited later (before the next segment, at the end); marked handled so a failure meanwhile
-    // is not an unhandled rejection.
-    copying.catch(() => undefined);
+    const done = copying.then(() => copy(segment));
+    copying = done;
+    queued.push(done);
+    // Awaited later (when two wait, at the end); marked handled so a failure meanwhile is not an
+    // unhandled rejection.
+    done.then(
+      () => queued.splice(queued.indexOf(done), 1),
+      () => undefined,
+    );
   });
 
   let chunkIsUtf8 = true;
@@ -335,7 +341,8 @@ export async function formatObject(
       for await (const chunk of gunzip as AsyncIterable<Buffer>) {
         chunkIsUtf8 = isUtf8(chunk);
         splitter.feed(chunk);
-        if (waiting > 1) await copying;
+        // At most one finished segment waits behind the one DuckDB is copying (files, not memory).
+        while (queued.length > 1) await queued[0];
         await quarantine.drain();
       }
     } catch (error) {

@@ -214,6 +214,25 @@ describe('The formatter', () => {
     expect(outcome.files).toEqual([]);
   });
 
+  it('finishes an object whose quarantine outgrows its gzip buffer while DuckDB copies segments', async () => {
+    // Prepare: many lines over a 330-byte limit, small segments, so both queues fill at once.
+    const raw = rawObjectLines({ lines: 3_000, seed: 10 });
+    const workDir = join(work, `run-${runs++}`);
+    // Act
+    const outcome = await formatObject(chunksOf(gzipSync(Buffer.concat(raw.lines)), 4096), {
+      source: SOURCE,
+      workDir,
+      writer,
+      segmentBytes: 64 * 1024,
+      maxLineBytes: 330,
+    });
+    // Assess
+    expect(outcome.linesRead).toBe(3_000);
+    expect(outcome.linesQuarantined).toBeGreaterThan(500);
+    expect(outcome.rowsWritten + outcome.linesQuarantined).toBe(3_000);
+    expect(quarantineOf(outcome)).toHaveLength(outcome.linesQuarantined);
+  });
+
   it('cuts the same object into the same segments and file names on every run', async () => {
     // Prepare
     const body = gzipSync(Buffer.concat(rawObjectLines({ lines: 3_000, seed: 6 }).lines));
