@@ -1,22 +1,20 @@
 /**
- * The collect handler's work on one request from the moment it has the body to the SDK calls
- * (handleRequest), and the validation plus serialization part of it (validateAndSerialize),
- * for bench/collect.ts, which bundles this file with the deployed esbuild settings. It follows
- * functions/collect/collect.ts step for step (keep the two in step): the body as API Gateway
- * hands it over, decoded and validated by prepareRequest, then the writers cut the batches and
- * build the PutRecordBatch / PutRecords inputs, and the rejected events become the gzip
- * quarantine object. The clients answer at once that everything was taken and the time is read
- * at the last SDK call, so the figure stops where the SDK starts. The API key check (one cached lookup per request), logging, metrics and
- * the response come before or after and are left out.
+ * What bench/collect.ts bundles with the deployed esbuild settings: collect() itself (the handler
+ * minus its middy chain), with stub clients that take every record at once or with real ones, and
+ * the validation plus serialization part of it (requestBody + prepareRequest, the ratio the collect
+ * issue first set a target for).
  */
 import type { FirehoseClient } from '@aws-sdk/client-firehose';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { putToFirehose } from '../lib/aws/firehose';
-import { putToKinesis } from '../lib/aws/kinesis';
-import { putQuarantine } from '../lib/aws/quarantine';
-import { type CollectLimits, type PreparedRequest, prepareRequest, requestBody } from '../lib/domain/collect';
-import { type QuarantineContext, quarantineKey, rejectionLines } from '../lib/domain/collect-quarantine';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { type CollectDeps, collect } from '../functions/collect/collect';
+import type { CollectConfig } from '../functions/collect/config';
+import { firehoseClient, kinesisClient, s3Client } from '../lib/aws/clients';
+import { type CollectLimits, prepareRequest } from '../lib/domain/collect';
+import { requestBody } from '../lib/domain/http-body';
+
+export { collect };
 
 /** One POST /v1/events as the Lambda receives it (API Gateway HTTP API, payload 2.0). */
 export interface ApiRequest {
@@ -26,31 +24,70 @@ export interface ApiRequest {
   requestId: string;
 }
 
-// Clients that take every record at once and note when they were called: what is measured ends
-// where the last SDK call of the request begins.
-let lastSend = 0;
-function sent<T>(response: T): Promise<T> {
-  lastSend = performance.now();
-  return Promise.resolve(response);
+/** Clients that answer at once that every record was taken, as a service with no latency would. */
+const stubClients = {
+  firehose: {
+    send: async (command: { input: { Records?: unknown[] } }) => ({
+      FailedPutCount: 0,
+      RequestResponses: (command.input.Records ?? []).map((_, i) => ({ RecordId: `r${i}` })),
+    }),
+  } as unknown as FirehoseClient,
+  kinesis: {
+    send: async (command: { input: { Records?: unknown[] } }) => ({
+      FailedRecordCount: 0,
+      Records: (command.input.Records ?? []).map((_, i) => ({
+        SequenceNumber: `${i}`,
+        ShardId: 'shardId-0',
+      })),
+    }),
+  } as unknown as KinesisClient,
+  s3: { send: async () => ({}) } as unknown as S3Client,
+};
+
+/** collect's dependencies: stub clients, or the real ones of this environment (e.g. the local stack's). */
+export function benchDeps(config: CollectConfig, clients: 'stub' | 'real'): CollectDeps {
+  const real = () => ({
+    firehose: firehoseClient(process.env, { maxAttempts: 1 }),
+    kinesis: kinesisClient(process.env, { maxAttempts: 1 }),
+    s3: s3Client(),
+  });
+  return {
+    config,
+    ...(clients === 'stub' ? stubClients : real()),
+    apiKeys: async () => [config.apiKeys],
+    now: () => new Date(),
+  };
 }
-const firehose = {
-  send: () => sent({ FailedPutCount: 0, RequestResponses: [] }),
-} as unknown as FirehoseClient;
-const kinesis = { send: () => sent({ FailedRecordCount: 0, Records: [] }) } as unknown as KinesisClient;
-const s3 = { send: () => sent({}) } as unknown as S3Client;
+
+/** The API Gateway event of a request, with the API key. */
+export function apiEvent(request: ApiRequest, apiKey: string): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: 'POST /v1/events',
+    rawPath: '/v1/events',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      'x-api-key': apiKey,
+      ...(request.contentEncoding ? { 'content-encoding': request.contentEncoding } : {}),
+    },
+    requestContext: { requestId: request.requestId, http: { sourceIp: '127.0.0.1', userAgent: 'bench' } },
+    body: request.body,
+    isBase64Encoded: request.isBase64Encoded,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+/** A Lambda context with 15 s left, its request id the request's. */
+export function lambdaContext(requestId: string): Context {
+  return { awsRequestId: requestId, getRemainingTimeInMillis: () => 15_000 } as unknown as Context;
+}
 
 /**
- * Validation plus serialization of one request, the figure the collect issue sets a target for:
- * from `event.body` as API Gateway hands it over to the records ready for the streams and the
- * rejections ready for quarantine (functions/collect/collect.ts up to prepareRequest). Answers
- * how many events the request had.
+ * Validation plus serialization of one request: from `event.body` as API Gateway hands it over to
+ * the records ready for the streams and the rejections ready for quarantine. Answers how many
+ * events the request had.
  */
 export function validateAndSerialize(request: ApiRequest, limits: CollectLimits, receivedAt: Date): number {
-  return prepare(request, limits, receivedAt).eventCount;
-}
-
-/** requestBody + prepareRequest on one request, as collect.ts calls them. */
-function prepare(request: ApiRequest, limits: CollectLimits, receivedAt: Date): PreparedRequest {
   const { bytes: body, text } = requestBody(request.body, request.isBase64Encoded);
   return prepareRequest(
     {
@@ -62,43 +99,5 @@ function prepare(request: ApiRequest, limits: CollectLimits, receivedAt: Date): 
       requestId: request.requestId,
     },
     limits,
-  );
-}
-
-/**
- * Runs the handler's path for one request. Answers how many events it had, how many were
- * rejected, and how long it took from the start to the last SDK call (ms; what comes after the
- * calls, reading their answers, is not part of the figure).
- */
-export async function handleRequest(
-  request: ApiRequest,
-  limits: CollectLimits,
-  receivedAt: Date,
-): Promise<{ events: number; rejected: number; ms: number }> {
-  const start = performance.now();
-  const prepared = prepare(request, limits, receivedAt);
-  const deadline = Date.now() + 10_000;
-  const quarantine: QuarantineContext = {
-    requestId: request.requestId,
-    receivedAt,
-    source: { ip: '127.0.0.1', user_agent: 'bench' },
-  };
-  await Promise.all([
-    prepared.events.length > 0
-      ? putToFirehose(firehose, 'bench-events', prepared.events, { deadline })
-      : undefined,
-    prepared.clicks.length > 0
-      ? putToKinesis(kinesis, 'bench-clicks', prepared.clicks, { deadline })
-      : undefined,
-    prepared.rejected.length > 0
-      ? putQuarantine(
-          s3,
-          'bench-data',
-          quarantineKey(request.requestId, receivedAt),
-          rejectionLines(prepared.rejected, quarantine),
-          { abortSignal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
-        )
-      : undefined,
-  ]);
-  return { events: prepared.eventCount, rejected: prepared.rejected.length, ms: lastSend - start };
+  ).eventCount;
 }

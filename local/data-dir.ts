@@ -11,6 +11,8 @@ export interface DataDirLayout {
   s3: string;
   kinesis: string;
   dynamodb: string;
+  /** SQS queues and messages, SNS topics and subscriptions (fauxqs's SQLite). */
+  sqs: string;
   checkpoints: string;
   /** Kinesis batches given up after maximumRetryAttempts (the local on-failure destination). */
   failedBatches: string;
@@ -32,6 +34,7 @@ export function dataDirLayout(root: string): DataDirLayout {
     s3: join(dir, 's3'),
     kinesis: join(dir, 'kinesis'),
     dynamodb: join(dir, 'dynamodb'),
+    sqs: join(dir, 'sqs'),
     checkpoints: join(dir, 'checkpoints.json'),
     failedBatches: join(dir, 'failed-batches'),
     failedEvents: join(dir, 'failed-events'),

@@ -7,6 +7,7 @@ import S3rver from 's3rver';
 import accounts from 's3rver/lib/models/account';
 import type { DataDirLayout } from './data-dir';
 import { LocalStackStartError } from './errors';
+import { KinesisFaultHook } from './kinesis/faults';
 import { type FilesystemStoreLike, makeObjectWritesAtomic } from './s3/atomic-puts';
 import { AwsChunkedDecoder, isAwsChunked } from './s3/aws-chunked';
 import type { ObjectChange } from './s3/events';
@@ -28,6 +29,8 @@ export interface StartEmulatorsOptions {
 /** The three emulators, listening; `ports` are the real bound ports (port 0 asks the OS for a free one). */
 export interface Emulators {
   ports: EmulatorPorts;
+  /** Call counts and injected faults of the Kinesis API (tests). */
+  kinesisFaults: KinesisFaultHook;
   stop(): Promise<void>;
 }
 
@@ -47,17 +50,14 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
   try {
     const s3 = await startS3(host, ports.s3, layout.s3, options.onObjectChange);
     started.push(s3.close);
-    const kinesis = await listen(
-      'Kinesis (kinesalite)',
-      kinesalite({
-        path: layout.kinesis,
-        createStreamMs: CREATE_MS,
-        deleteStreamMs: CREATE_MS,
-        updateStreamMs: CREATE_MS,
-      }),
-      host,
-      ports.kinesis,
-    );
+    const kinesisServer = kinesalite({
+      path: layout.kinesis,
+      createStreamMs: CREATE_MS,
+      deleteStreamMs: CREATE_MS,
+      updateStreamMs: CREATE_MS,
+    });
+    const kinesisFaults = new KinesisFaultHook(kinesisServer);
+    const kinesis = await listen('Kinesis (kinesalite)', kinesisServer, host, ports.kinesis);
     started.push(kinesis.close);
     const dynamodb = await listen(
       'DynamoDB (dynalite)',
@@ -71,7 +71,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
       ports.dynamodb,
     );
     started.push(dynamodb.close);
-    return { ports: { s3: s3.port, kinesis: kinesis.port, dynamodb: dynamodb.port }, stop };
+    return { ports: { s3: s3.port, kinesis: kinesis.port, dynamodb: dynamodb.port }, kinesisFaults, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

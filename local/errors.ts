@@ -24,8 +24,9 @@ export class FunctionInvocationError extends Error {
   constructor(
     readonly functionName: string,
     readonly errorType: string,
-    message: string,
+    /** The function's own errorMessage. */
+    readonly errorMessage: string,
   ) {
-    super(`${functionName} failed: ${errorType}: ${message}`);
+    super(`${functionName} failed: ${errorType}: ${errorMessage}`);
   }
 }

@@ -9,6 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import { LocalStackStartError } from './errors';
+import type { HealthReport } from './health';
 import { errorMessage } from './log';
 import { endpointUrl } from './ports';
 
@@ -38,6 +39,15 @@ export interface HttpFrontOptions {
   upstream: { host: string; port: number };
   /** Decoded size past which a gzip body is answered 413 (default MAX_INFLATED_BYTES). */
   maxInflatedBytes?: number;
+  /** Served at `GET /health` (never forwarded): 200 when the report says ready, 503 otherwise. */
+  health?: () => Promise<HealthReport>;
+  /**
+   * Start holding requests (all but /health) until `open()`: what the stack does while it starts, so a client
+   * that connects as soon as the port opens gets its answer once the stack is ready, never a 502.
+   */
+  held?: boolean;
+  /** How long a request is held at most before it is answered 503 (default 60 s). */
+  holdTimeoutMs?: number;
 }
 
 /**
@@ -53,12 +63,27 @@ export class HttpFront {
   private readonly agent = new Agent({ keepAlive: true });
   private readonly maxInflatedBytes: number;
   private readonly upstreamUrl: string;
+  private held: boolean;
+  /** Requests waiting for `open()`. */
+  private readonly waiting = new Set<() => void>();
   /** The bound port (after `start`). */
   port = 0;
 
   constructor(private readonly options: HttpFrontOptions) {
     this.maxInflatedBytes = options.maxInflatedBytes ?? MAX_INFLATED_BYTES;
     this.upstreamUrl = endpointUrl(options.upstream.host, options.upstream.port);
+    this.held = !!options.held;
+  }
+
+  /** Forwards requests from now on, the held ones first. */
+  open(): void {
+    this.held = false;
+    for (const release of [...this.waiting]) release();
+  }
+
+  /** Holds new requests until `open()` (serverless-offline is starting again). */
+  hold(): void {
+    this.held = true;
   }
 
   /** The URL clients use. */
@@ -84,6 +109,7 @@ export class HttpFront {
     const server = this.server;
     this.server = undefined;
     this.agent.destroy();
+    this.open(); // held requests get the 502 of a stopped serverless-offline, not a hang
     if (!server?.listening) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -91,6 +117,57 @@ export class HttpFront {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (this.options.health && path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      void this.answerHealth(req, res);
+      return;
+    }
+    if (this.held) this.holdThenPass(req, res);
+    else this.pass(req, res);
+  }
+
+  private async answerHealth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const report = await (this.options.health as () => Promise<HealthReport>)();
+    const body = `${JSON.stringify(report, null, 2)}\n`;
+    res.writeHead(report.status === 'ready' ? 200 : 503, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Waits for `open()` (the body stays unread meanwhile), or answers 503 after holdTimeoutMs. */
+  private holdThenPass(req: IncomingMessage, res: ServerResponse): void {
+    const timeoutMs = this.options.holdTimeoutMs ?? 60_000;
+    const release = () => {
+      clearTimeout(timer);
+      this.waiting.delete(release);
+      if (!res.destroyed) this.pass(req, res);
+    };
+    const timer = setTimeout(async () => {
+      this.waiting.delete(release);
+      const report = await this.options.health?.().catch(() => undefined);
+      const notUp = Object.entries(report?.services ?? {})
+        .filter(([, s]) => s.state !== 'up')
+        .map(([name, s]) => `${name} ${s.state}`);
+      req.resume();
+      answer(
+        res,
+        503,
+        `the local stack (logbase dev) was not ready within ${timeoutMs} ms` +
+          `${notUp.length ? ` (${notUp.join(', ')})` : ''}; GET /health says what is up`,
+      );
+    }, timeoutMs);
+    this.waiting.add(release);
+    res.on('close', () => {
+      if (!this.waiting.has(release)) return;
+      clearTimeout(timer);
+      this.waiting.delete(release);
+    });
+  }
+
+  private pass(req: IncomingMessage, res: ServerResponse): void {
     const coding = singleCoding(req.headers['content-encoding']);
     if (coding === 'gzip' || coding === 'x-gzip') this.inflateThenForward(req, res);
     else this.forward(req, res, forwardable(req.rawHeaders));

@@ -10,6 +10,13 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateTopicCommand,
+  GetTopicAttributesCommand,
+  type SNSClient,
+  SubscribeCommand,
+} from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { LocalStackStartError } from './errors';
 import { sleep } from './kinesis/shard-reader';
 import type { StackLog } from './log';
@@ -19,6 +26,8 @@ export interface ProvisionClients {
   s3: S3Client;
   kinesis: KinesisClient;
   dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  sns: SNSClient;
 }
 
 /** What provisioning did: names created now, and names that were already in the data dir. */
@@ -88,6 +97,48 @@ export async function provision(
       note(created, `table ${table.name}`);
     }),
   );
+
+  await Promise.all(
+    wiring.queues.map(async (queue) => {
+      const exists = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queue.name })).then(
+        () => true,
+        () => false,
+      );
+      try {
+        await clients.sqs.send(
+          new CreateQueueCommand({ QueueName: queue.name, Attributes: queue.attributes }),
+        );
+      } catch (error) {
+        if (!exists || (error as Error).name !== 'QueueNameExists') throw error;
+        log.warn(
+          `queue ${queue.name} in the data dir has other attributes than serverless.yml (use --fresh)`,
+        );
+      }
+      note(!exists, `queue ${queue.name}`);
+    }),
+  );
+  await Promise.all(
+    wiring.topics.map(async (topic) => {
+      const exists = await clients.sns.send(new GetTopicAttributesCommand({ TopicArn: topic.arn })).then(
+        () => true,
+        () => false,
+      );
+      await clients.sns.send(new CreateTopicCommand({ Name: topic.name, Attributes: topic.attributes }));
+      note(!exists, `topic ${topic.name}`);
+    }),
+  );
+  // Subscribe is idempotent: the same topic, protocol and endpoint give the same subscription.
+  for (const sub of wiring.topicSubscriptions) {
+    await clients.sns.send(
+      new SubscribeCommand({
+        TopicArn: sub.topicArn,
+        Protocol: sub.protocol,
+        Endpoint: sub.endpoint,
+        Attributes: sub.attributes,
+        ReturnSubscriptionArn: true,
+      }),
+    );
+  }
   return report;
 }
 

@@ -1,13 +1,23 @@
 import { resolve } from 'node:path';
-import { dynamoDbClient, kinesisClient, lambdaClient, s3Client } from '../lib/aws/clients';
+import {
+  dynamoDbClient,
+  kinesisClient,
+  lambdaClient,
+  s3Client,
+  snsClient,
+  sqsClient,
+} from '../lib/aws/clients';
 import { endpointEnvName, LOCAL_DEFAULTS } from '../lib/aws/endpoints';
 import { type DataDirLayout, prepareDataDir } from './data-dir';
+import { SqsSnsDestinations } from './destinations';
 import { type Emulators, startEmulators } from './emulators';
 import type { FirehoseFaults } from './firehose/server';
 import { LocalFirehose } from './firehose/server';
+import { type HealthReport, httpAnswers, type ServiceStatus, StackHealth } from './health';
 import { HttpFront } from './http-front';
 import { type Invoker, LambdaInvoker } from './invoker';
 import { CheckpointStore } from './kinesis/checkpoints';
+import type { KinesisFaults } from './kinesis/faults';
 import { SubscriptionRunner } from './kinesis/subscriptions';
 import { errorMessage, type StackLog, silentLog } from './log';
 import { type OfflineProcess, startOffline } from './offline';
@@ -16,6 +26,7 @@ import { provision } from './provision';
 import type { ObjectChange } from './s3/events';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
+import { type LocalSqsSns, startSqsSns } from './sqs/server';
 import { LocalStepFunctions, type StartedExecution, type StateMachineInfo } from './stepfunctions';
 import { deriveWiring, type Wiring } from './wiring';
 
@@ -25,6 +36,8 @@ export interface LocalPorts {
   kinesis: number;
   dynamodb: number;
   firehose: number;
+  /** SQS and SNS: one server (fauxqs). */
+  sqs: number;
   /** The HTTP API: the stack's front, which forwards to serverless-offline on an internal port. */
   http: number;
   /** serverless-offline's Lambda invoke endpoint. */
@@ -75,6 +88,9 @@ export interface LocalEndpoints {
   kinesis: string;
   dynamodb: string;
   firehose: string;
+  /** SQS (fauxqs); the same server as `sns`. */
+  sqs: string;
+  sns: string;
   lambda: string;
   /** Only when serverless-offline runs: the front that inflates gzip bodies (see local/README.md). */
   http?: string;
@@ -94,10 +110,18 @@ export interface LocalStack {
    */
   env: Record<string, string>;
   firehose: {
-    /** Fault injection for tests: the next N records put fail (ServiceUnavailableException by default). */
+    /** Fault injection for tests: the next N records or calls put fail (ServiceUnavailableException by default). */
     injectFaults(faults: FirehoseFaults): void;
+    /** Calls of an operation (e.g. PutRecordBatch) so far, failed ones included. */
+    calls(operation: string): number;
     /** Delivers every Firehose buffer now. */
     flush(): Promise<void>;
+  };
+  kinesis: {
+    /** Fault injection for tests: the next N calls or PutRecords records fail (throttled by default). */
+    injectFaults(faults: KinesisFaults): void;
+    /** Calls of an operation (e.g. PutRecords) so far, failed ones included. */
+    calls(operation: string): number;
   };
   /** The state machines of `stepFunctions.stateMachines`; Task states invoke the functions through the invoker. */
   stepFunctions: {
@@ -105,6 +129,11 @@ export interface LocalStack {
     /** Starts an execution (state machine by name, key or ARN); `result` resolves with status and output or error. */
     start(nameOrArn: string, input?: unknown): StartedExecution;
   };
+  /**
+   * What is up: each emulator, serverless-offline, the pollers (what `GET /health` on the HTTP API answers).
+   * `status` is `ready` once the stack has started and every service answers.
+   */
+  health(): Promise<HealthReport>;
   /** serverless-offline's pid, when it runs. */
   offlinePid?: number;
   /** Stops everything: pollers, Firehose (flushed), S3 deliveries in flight, serverless-offline, emulators. */
@@ -133,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     kinesis: options.ports?.kinesis ?? LOCAL_DEFAULTS.kinesis,
     dynamodb: options.ports?.dynamodb ?? LOCAL_DEFAULTS.dynamodb,
     firehose: options.ports?.firehose ?? LOCAL_DEFAULTS.firehose,
+    sqs: options.ports?.sqs ?? LOCAL_DEFAULTS.sqs,
     http: options.ports?.http ?? LOCAL_DEFAULTS.http,
     lambda: options.ports?.lambda ?? LOCAL_DEFAULTS.lambda,
   };
@@ -145,6 +175,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const wiring = deriveWiring(config);
   for (const warning of wiring.warnings) log.warn(warning);
+  // Every service is named from the start (`starting` until it is up), so /health always lists them all.
+  const health = new StackHealth([
+    's3',
+    'kinesis',
+    'dynamodb',
+    'firehose',
+    'sqs',
+    'sns',
+    ...(options.offline ? ['offline'] : []),
+    'pollers',
+  ]);
 
   const cleanup: (() => Promise<unknown>)[] = [];
   const runCleanup = async () => {
@@ -166,8 +207,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let notifier: S3Notifier | undefined;
     const onObjectChange = (change: ObjectChange) => notifier?.notify(change);
+    // fauxqs starts in a child process meanwhile (about 0.3 s), so it adds nothing to the start-up.
+    const sqsStarting = startSqsSns({
+      host,
+      port: ports.sqs,
+      dataDir: layout.sqs,
+      region: wiring.region,
+      onUnexpectedExit: (code, lastOutput) =>
+        log.error(
+          `SQS/SNS (fauxqs) exited (code ${code}): on-failure destinations now go to files. Its last output:\n${lastOutput.join('\n')}`,
+        ),
+    });
+    sqsStarting.catch(() => undefined); // awaited below; a failure meanwhile is not an unhandled rejection
+    // Stopped when a later step fails, even if the emulators did not start.
+    cleanup.push(() => sqsStarting.then((s) => s.stop()).catch(() => undefined));
     const emulators: Emulators = await startEmulators({ host, ports, layout, onObjectChange });
     cleanup.push(() => emulators.stop());
+    const sqsSns: LocalSqsSns = await sqsStarting;
+    const answers = (url: string, path?: string) => () => httpAnswers(url, path);
+    health.set('s3', answers(endpointUrl(host, emulators.ports.s3)));
+    health.set('kinesis', answers(endpointUrl(host, emulators.ports.kinesis)));
+    health.set('dynamodb', answers(endpointUrl(host, emulators.ports.dynamodb)));
+    health.set('sqs', answers(endpointUrl(host, sqsSns.port), '/health'));
+    health.set('sns', answers(endpointUrl(host, sqsSns.port), '/health'));
 
     if (options.offline && ports.lambda === 0) ports.lambda = await freePort(host);
     const endpoints: LocalEndpoints = {
@@ -175,6 +237,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       kinesis: endpointUrl(host, emulators.ports.kinesis),
       dynamodb: endpointUrl(host, emulators.ports.dynamodb),
       firehose: endpointUrl(host, ports.firehose),
+      sqs: endpointUrl(host, sqsSns.port),
+      sns: endpointUrl(host, sqsSns.port),
       lambda: endpointUrl(host, ports.lambda),
     };
     const env = (): Record<string, string> => ({
@@ -187,19 +251,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [endpointEnvName('dynamodb')]: endpoints.dynamodb,
       [endpointEnvName('firehose')]: endpoints.firehose,
       [endpointEnvName('lambda')]: endpoints.lambda,
+      [endpointEnvName('sqs')]: endpoints.sqs,
+      [endpointEnvName('sns')]: endpoints.sns,
     });
 
     const clientEnv = env();
     const s3 = s3Client(clientEnv);
     const kinesis = kinesisClient(clientEnv);
     const dynamodb = dynamoDbClient(clientEnv);
+    const sqs = sqsClient(clientEnv);
+    const sns = snsClient(clientEnv);
     cleanup.push(async () => {
       s3.destroy();
       kinesis.destroy();
       dynamodb.destroy();
+      sqs.destroy();
+      sns.destroy();
     });
+    const destinations = new SqsSnsDestinations({ sqs, sns });
 
-    const report = await provision(wiring, { s3, kinesis, dynamodb }, log);
+    const report = await provision(wiring, { s3, kinesis, dynamodb, sqs, sns }, log);
     if (report.created.length) log.info(`created ${report.created.join(', ')}`);
 
     const firehose = new LocalFirehose({
@@ -218,26 +289,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => firehose.stop()); // only if a later step fails: a normal stop flushes it earlier
     await firehose.start();
     endpoints.firehose = endpointUrl(host, firehose.port);
+    health.set('firehose', answers(endpoints.firehose));
 
     // The running serverless-offline (replaced when it is started again after a crash).
     let current: OfflineProcess | undefined;
+    let openFront = () => {};
     if (options.offline) {
       // Listening first: a taken HTTP port fails the start at once, not after serverless-offline's build.
       const offlineHttpPort = await freePort(host);
+      // Requests are held until the whole stack is up (serverless-offline takes seconds to build), so a
+      // client that waits for the port never sees a 502; /health answers at once (see local/README.md).
       const front = new HttpFront({
         host,
         port: ports.http,
         upstream: { host: loopbackFor(host), port: offlineHttpPort },
         maxInflatedBytes: options.maxInflatedBodyBytes,
+        health: () => health.report(),
+        held: true,
       });
+      openFront = () => front.open();
       await front.start();
       cleanup.push(() => front.stop());
       endpoints.http = front.url;
       endpoints.offlineHttp = endpointUrl(host, offlineHttpPort);
-      // A serverless-offline that dies on its own is started again on the same ports (the HTTP front answers
-      // 502 meanwhile), a few times at most, with its last output logged.
+      // A serverless-offline that dies on its own is started again on the same ports (the HTTP front holds
+      // requests meanwhile), a few times at most, with its last output logged.
       let offlineStopping = false;
       let restarts = 0;
+      let offlineState: ServiceStatus = { state: 'starting', detail: 'esbuild builds the handlers' };
+      const offlineChecks = [endpoints.lambda, ...(hasHttpEvents(config) ? [endpoints.offlineHttp] : [])];
+      health.set('offline', async () => {
+        if (offlineState.state !== 'up') return offlineState;
+        const probes = await Promise.all(offlineChecks.map((url) => httpAnswers(url as string)));
+        const down = probes.find((p) => p.state !== 'up');
+        return down ?? { state: 'up', endpoint: endpoints.lambda, detail: `pid ${current?.pid}` };
+      });
       const launch = (): Promise<OfflineProcess> =>
         startOffline({
           serviceDir,
@@ -252,6 +338,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             if (offlineStopping) return;
             const output = lastOutput.map((line) => `  | ${line}`).join('\n');
             if (restarts >= MAX_OFFLINE_RESTARTS) {
+              offlineState = { state: 'down', detail: `exited (code ${code}) after ${restarts} restarts` };
+              front.open(); // nothing to wait for: requests get the 502 that names serverless-offline
               log.error(
                 `serverless-offline exited (code ${code}) again after ${restarts} restarts: HTTP and function invocations are down; restart logbase dev. Its last output:\n${output}`,
               );
@@ -262,17 +350,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               `serverless-offline exited (code ${code}); starting it again (${restarts}/${MAX_OFFLINE_RESTARTS}). Its last output:\n${output}`,
             );
             current = undefined;
+            offlineState = { state: 'starting', detail: `restart ${restarts}/${MAX_OFFLINE_RESTARTS}` };
+            front.hold();
             launch().then(
               (started) => {
                 if (offlineStopping) void started.stop();
-                else current = started;
+                else {
+                  current = started;
+                  offlineState = { state: 'up' };
+                  if (health.isReady) front.open();
+                }
               },
-              (error: unknown) =>
-                log.error(`serverless-offline could not be started again: ${errorMessage(error)}`),
+              (error: unknown) => {
+                offlineState = {
+                  state: 'down',
+                  detail: `could not be started again: ${errorMessage(error)}`,
+                };
+                front.open();
+                log.error(`serverless-offline could not be started again: ${errorMessage(error)}`);
+              },
             );
           },
         });
       current = await launch();
+      offlineState = { state: 'up' };
       cleanup.push(async () => {
         offlineStopping = true;
         await current?.stop();
@@ -291,8 +392,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       invoker,
       s3,
       region: wiring.region,
+      functions: wiring.functions,
+      destinations,
       failedEventsDir: layout.failedEvents,
-      retries: 2,
       retryDelayMs: options.s3RetryDelayMs ?? 1_000,
       log,
     });
@@ -310,6 +412,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           invoker,
           region: wiring.region,
           invokeIdentityArn: `arn:aws:iam::${wiring.accountId}:role/${wiring.service}-${stage}-${wiring.region}-lambdaRole`,
+          functionArn: `arn:aws:lambda:${wiring.region}:${wiring.accountId}:function:${subscription.functionName}`,
+          destinations,
           failedBatchesDir: layout.failedBatches,
           pollIntervalMs,
           retryDelayMs: options.retryDelayMs ?? 500,
@@ -319,6 +423,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     cleanup.push(() => Promise.all(runners.map((r) => r.stop())));
     for (const runner of runners) await runner.start();
+    const readers = [...runners.flatMap((r) => r.shardReaders), ...firehose.shardReaders];
+    health.set('pollers', async () => {
+      const failing = readers.filter((r) => r.lastError !== undefined);
+      if (failing.length)
+        return {
+          state: 'down',
+          detail: failing.map((r) => `${r.label}: ${r.lastError}`).join('; '),
+        };
+      return {
+        state: 'up',
+        detail: `${readers.length} shard reader(s): ${runners.length} Kinesis subscription(s), Firehose sources`,
+      };
+    });
 
     const stepFunctions = new LocalStepFunctions({
       stateMachines: wiring.stateMachines,
@@ -328,17 +445,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => stepFunctions.stop());
 
     let stopping: Promise<void> | undefined;
+    health.markReady();
+    openFront();
     return {
       config,
       wiring,
       endpoints,
       dataDir: layout,
       env: env(),
+      health: () => health.report(),
       get offlinePid() {
         return current?.pid;
       },
+      kinesis: {
+        injectFaults: (faults) => emulators.kinesisFaults.inject(faults),
+        calls: (operation) => emulators.kinesisFaults.calls(operation),
+      },
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),
+        calls: (operation) => firehose.calls(operation),
         flush: () => firehose.flushAll(),
       },
       stepFunctions: {

@@ -15,6 +15,12 @@ export interface Wiring {
   streams: StreamSpec[];
   tables: TableSpec[];
   deliveryStreams: DeliveryStreamSpec[];
+  /** `AWS::SQS::Queue` resources (on-failure destinations, or queues functions use). */
+  queues: QueueSpec[];
+  /** `AWS::SNS::Topic` resources. */
+  topics: TopicSpec[];
+  /** `AWS::SNS::Subscription` resources (and topics' inline `Subscription`) to a queue of `queues`. */
+  topicSubscriptions: TopicSubscriptionSpec[];
   functions: FunctionSpec[];
   s3Subscriptions: S3Subscription[];
   streamSubscriptions: StreamSubscription[];
@@ -77,7 +83,48 @@ export interface FunctionSpec {
   key: string;
   /** The deployed name, `<service>-<stage>-<key>` unless overridden. */
   name: string;
+  /** `arn:aws:lambda:<region>:<account>:function:<name>`. */
+  arn: string;
+  /** provider and function `environment`, with Ref / Fn::GetAtt of the local resources resolved. */
   environment: Record<string, string>;
+  /** Retries of a failed asynchronous invocation (`maximumRetryAttempts`, 0-2; Lambda's default 2). */
+  asyncRetries: number;
+  /** `destinations.onFailure`: where an asynchronous invocation goes once its retries are exhausted. */
+  onFailure?: DestinationSpec;
+}
+
+export interface QueueSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  /** What `Ref` returns: the queue URL (AWS's form; the local SQS finds a queue by region and name). */
+  url: string;
+  /** CreateQueue attributes (VisibilityTimeout, FifoQueue, RedrivePolicy, ...), as strings. */
+  attributes: Record<string, string>;
+}
+
+export interface TopicSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  attributes: Record<string, string>;
+}
+
+export interface TopicSubscriptionSpec {
+  /** Logical id of the AWS::SNS::Subscription, or `<topic logical id>.Subscription[i]`. */
+  source: string;
+  topicArn: string;
+  protocol: 'sqs';
+  /** The queue's ARN. */
+  endpoint: string;
+  /** RawMessageDelivery, FilterPolicy (JSON text), FilterPolicyScope. */
+  attributes: Record<string, string>;
+}
+
+/** An on-failure destination the local stack delivers to: a queue or a topic of serverless.yml. */
+export interface DestinationSpec {
+  type: 'sqs' | 'sns';
+  arn: string;
 }
 
 export interface S3Subscription {
@@ -100,12 +147,16 @@ export interface StreamSubscription {
   reportBatchItemFailures: boolean;
   /** -1: retry until the records expire (as on AWS). */
   maximumRetryAttempts: number;
+  /** `destinations.onFailure`: where a batch's description goes once its retries are exhausted. */
+  onFailure?: DestinationSpec;
 }
 
 /** The account id kinesalite and dynalite report; local ARNs use it too. */
 export const LOCAL_ACCOUNT_ID = '000000000000';
 
 const DEFAULT_KINESIS_BATCH_SIZE = 100;
+/** Lambda retries a failed asynchronous invocation twice unless `maximumRetryAttempts` says otherwise. */
+const DEFAULT_ASYNC_RETRIES = 2;
 const DEFAULT_BUFFER_MB = 5;
 const DEFAULT_BUFFER_SECONDS = 300;
 
@@ -130,6 +181,9 @@ export function deriveWiring(config: PrintedService): Wiring {
     streams: [],
     tables: [],
     deliveryStreams: [],
+    queues: [],
+    topics: [],
+    topicSubscriptions: [],
     functions: [],
     s3Subscriptions: [],
     streamSubscriptions: [],
@@ -152,13 +206,54 @@ export function deriveWiring(config: PrintedService): Wiring {
       case 'AWS::KinesisFirehose::DeliveryStream':
         wiring.deliveryStreams.push(deliveryStreamSpec(ctx, logicalId, resource, at));
         break;
+      case 'AWS::SQS::Queue':
+        wiring.queues.push(queueSpec(ctx, logicalId, resource, at));
+        break;
+      case 'AWS::SNS::Topic':
+        wiring.topics.push(topicSpec(ctx, logicalId, resource, at));
+        wiring.topicSubscriptions.push(
+          ...inlineTopicSubscriptions(ctx, logicalId, resource, at, wiring.warnings),
+        );
+        break;
+      case 'AWS::SNS::Subscription': {
+        const sub = topicSubscription(ctx, logicalId, resource.Properties ?? {}, at, wiring.warnings);
+        if (sub) wiring.topicSubscriptions.push(sub);
+        break;
+      }
     }
   }
 
   const globalEnv = config.provider.environment ?? {};
   for (const [key, fn] of Object.entries(config.functions ?? {})) {
     const name = fn.name ?? `${config.service}-${stage}-${key}`;
-    wiring.functions.push({ key, name, environment: stringMap({ ...globalEnv, ...(fn.environment ?? {}) }) });
+    const at = `functions.${key}`;
+    const environment = functionEnvironment(
+      ctx,
+      { ...globalEnv, ...(fn.environment ?? {}) },
+      at,
+      wiring.warnings,
+    );
+    const destinations = fn.destinations as Record<string, Json> | undefined;
+    const spec: FunctionSpec = {
+      key,
+      name,
+      arn: `arn:aws:lambda:${region}:${LOCAL_ACCOUNT_ID}:function:${name}`,
+      environment,
+      asyncRetries:
+        fn.maximumRetryAttempts === undefined
+          ? DEFAULT_ASYNC_RETRIES
+          : int(fn.maximumRetryAttempts, `${at}.maximumRetryAttempts`),
+    };
+    if (destinations?.onSuccess !== undefined)
+      wiring.warnings.push(`${at}.destinations.onSuccess is not emulated locally`);
+    const onFailure = destination(
+      ctx,
+      destinations?.onFailure,
+      `${at}.destinations.onFailure`,
+      wiring.warnings,
+    );
+    if (onFailure) spec.onFailure = onFailure;
+    wiring.functions.push(spec);
     deriveEvents(ctx, wiring, key, name, fn);
   }
 
@@ -189,6 +284,28 @@ export function deriveWiring(config: PrintedService): Wiring {
         `delivery stream ${ds.name} reads stream ${ds.sourceStream}, which serverless.yml does not define`,
       );
     }
+  }
+  const known = new Set([...wiring.queues.map((q) => q.arn), ...wiring.topics.map((t) => t.arn)]);
+  const destinations = [
+    ...wiring.functions.map((f) => [f.onFailure, `functions.${f.key}.destinations.onFailure`] as const),
+    ...wiring.streamSubscriptions.map(
+      (s) =>
+        [s.onFailure, `functions.${s.functionKey} stream ${s.streamName} destinations.onFailure`] as const,
+    ),
+  ];
+  for (const [dest, at] of destinations) {
+    if (dest && !known.has(dest.arn))
+      throw new WiringError(`${at}: ${dest.arn} is no queue or topic of serverless.yml's resources`);
+  }
+  for (const sub of wiring.topicSubscriptions) {
+    if (!wiring.topics.some((t) => t.arn === sub.topicArn))
+      throw new WiringError(
+        `subscription ${sub.source}: topic ${sub.topicArn} is not in serverless.yml's resources`,
+      );
+    if (!wiring.queues.some((q) => q.arn === sub.endpoint))
+      throw new WiringError(
+        `subscription ${sub.source}: queue ${sub.endpoint} is not in serverless.yml's resources`,
+      );
   }
   return wiring;
 }
@@ -321,6 +438,143 @@ function deliveryStreamSpec(
   return spec;
 }
 
+/**
+ * A function's environment with Ref / Fn::GetAtt / Fn::Sub / Fn::Join of the local resources resolved; a
+ * value the local stack cannot resolve (another intrinsic, a resource osls generates) is left out and warned.
+ */
+function functionEnvironment(
+  ctx: Context,
+  env: Record<string, Json>,
+  at: string,
+  warnings: string[],
+): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'object') {
+      resolved[name] = String(value);
+      continue;
+    }
+    try {
+      resolved[name] = str(resolve(ctx, value, `${at}.environment.${name}`), `${at}.environment.${name}`);
+    } catch (error) {
+      if (!(error instanceof WiringError)) throw error;
+      warnings.push(`${at}.environment.${name} is left out locally: ${error.message}`);
+    }
+  }
+  return resolved;
+}
+
+/** Queue attributes CreateQueue takes, as CloudFormation names them (all the same but RedrivePolicy's form). */
+const QUEUE_ATTRIBUTES = [
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'DelaySeconds',
+  'FifoQueue',
+  'FifoThroughputLimit',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'ReceiveMessageWaitTimeSeconds',
+  'RedriveAllowPolicy',
+  'RedrivePolicy',
+  'VisibilityTimeout',
+];
+
+function queueSpec(ctx: Context, logicalId: string, r: PrintedResource, at: string): QueueSpec {
+  const p = resolveDeep(ctx, r.Properties ?? {}, at) as Record<string, Json>;
+  const name = physicalName(ctx, logicalId);
+  const attributes: Record<string, string> = {};
+  for (const attribute of QUEUE_ATTRIBUTES) {
+    const value = p[attribute];
+    if (value === undefined) continue;
+    attributes[attribute] = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+  return { logicalId, name, arn: arnOf(ctx, logicalId), url: queueUrl(ctx, name), attributes };
+}
+
+function topicSpec(ctx: Context, logicalId: string, r: PrintedResource, at: string): TopicSpec {
+  const p = resolveDeep(ctx, r.Properties ?? {}, at) as Record<string, Json>;
+  const attributes: Record<string, string> = {};
+  for (const attribute of ['DisplayName', 'FifoTopic', 'ContentBasedDeduplication']) {
+    if (p[attribute] !== undefined) attributes[attribute] = String(p[attribute]);
+  }
+  return { logicalId, name: physicalName(ctx, logicalId), arn: arnOf(ctx, logicalId), attributes };
+}
+
+function inlineTopicSubscriptions(
+  ctx: Context,
+  logicalId: string,
+  r: PrintedResource,
+  at: string,
+  warnings: string[],
+): TopicSubscriptionSpec[] {
+  const inline = r.Properties?.Subscription;
+  if (inline === undefined) return [];
+  if (!Array.isArray(inline)) throw new WiringError(`${at}.Subscription must be a list`);
+  return inline.flatMap((entry: Record<string, Json>, i) => {
+    const source = `${logicalId}.Subscription[${i}]`;
+    const sub = topicSubscription(
+      ctx,
+      source,
+      { ...entry, TopicArn: { Ref: logicalId } },
+      `${at}.Subscription[${i}]`,
+      warnings,
+    );
+    return sub ? [sub] : [];
+  });
+}
+
+function topicSubscription(
+  ctx: Context,
+  source: string,
+  raw: Record<string, Json>,
+  at: string,
+  warnings: string[],
+): TopicSubscriptionSpec | undefined {
+  const p = resolveDeep(ctx, raw, at) as Record<string, Json>;
+  const protocol = str(p.Protocol, `${at}.Protocol`);
+  if (protocol !== 'sqs') {
+    warnings.push(`${at}: SNS subscriptions with protocol ${protocol} are not emulated locally (sqs only)`);
+    return undefined;
+  }
+  const attributes: Record<string, string> = {};
+  for (const attribute of ['RawMessageDelivery', 'FilterPolicyScope']) {
+    if (p[attribute] !== undefined) attributes[attribute] = String(p[attribute]);
+  }
+  if (p.FilterPolicy !== undefined)
+    attributes.FilterPolicy =
+      typeof p.FilterPolicy === 'string' ? p.FilterPolicy : JSON.stringify(p.FilterPolicy);
+  return {
+    source,
+    topicArn: str(p.TopicArn, `${at}.TopicArn`),
+    protocol,
+    endpoint: str(p.Endpoint, `${at}.Endpoint`),
+    attributes,
+  };
+}
+
+/**
+ * A `destinations.onFailure` (of a function, or of a stream event): an ARN, or `{ type, arn }` as osls takes
+ * it. Queues and topics are delivered to; a function or an event bus is warned about and left out.
+ */
+function destination(ctx: Context, raw: Json, at: string, warnings: string[]): DestinationSpec | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const value = (
+    typeof raw === 'object' && 'arn' in (raw as object) ? (raw as Record<string, Json>).arn : raw
+  ) as Json;
+  const declaredType =
+    typeof raw === 'object' && (raw as Record<string, Json>).type !== undefined
+      ? str((raw as Record<string, Json>).type, `${at}.type`)
+      : undefined;
+  const arn = str(resolve(ctx, value, `${at}.arn`), `${at}.arn`);
+  const type = declaredType ?? (arn.startsWith('arn:') ? arn.split(':')[2] : 'function');
+  if (type === 'sqs' || type === 'sns') return { type, arn };
+  warnings.push(
+    `${at}: ${type} destinations are not emulated locally (sqs and sns only); ${arn} gets nothing`,
+  );
+  return undefined;
+}
+
 function deriveEvents(ctx: Context, wiring: Wiring, key: string, name: string, fn: PrintedFunction): void {
   (fn.events ?? []).forEach((event, i) => {
     const at = `functions.${key}.events[${i}]`;
@@ -329,6 +583,11 @@ function deriveEvents(ctx: Context, wiring: Wiring, key: string, name: string, f
       const sub = streamSubscription(ctx, wiring, key, name, event.stream, `${at}.stream`);
       if (sub) wiring.streamSubscriptions.push(sub);
     }
+    for (const source of ['sqs', 'sns'])
+      if (source in event)
+        wiring.warnings.push(
+          `${at}.${source}: ${source} events are not emulated locally (${key} will not be invoked)`,
+        );
   });
 }
 
@@ -382,7 +641,17 @@ function streamSubscription(
       `${at}.startingPosition ${position} is not supported locally (LATEST, TRIM_HORIZON)`,
     );
   }
+  const onFailure = destination(
+    ctx,
+    (e.destinations as Record<string, Json> | undefined)?.onFailure,
+    `${at}.destinations.onFailure`,
+    wiring.warnings,
+  );
+  for (const ignored of ['maximumRecordAgeInSeconds', 'bisectBatchOnFunctionError']) {
+    if (e[ignored] !== undefined) wiring.warnings.push(`${at}.${ignored} is ignored locally`);
+  }
   return {
+    ...(onFailure ? { onFailure } : {}),
     functionKey: key,
     functionName: name,
     streamName: nameFromArn(arn, `${at}.arn`),
@@ -419,7 +688,35 @@ const NAME_FIELDS: Record<string, string> = {
   'AWS::KinesisFirehose::DeliveryStream': 'DeliveryStreamName',
   'AWS::Logs::LogGroup': 'LogGroupName',
   'AWS::Logs::LogStream': 'LogStreamName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::SNS::Topic': 'TopicName',
 };
+
+/** A queue's URL as `Ref` gives it on AWS; the local SQS finds queues by the region and name in it. */
+function queueUrl(ctx: Context, name: string): string {
+  return `https://sqs.${ctx.region}.amazonaws.com/${ctx.accountId}/${name}`;
+}
+
+/** What `Ref` returns: a queue's URL, a topic's ARN, otherwise the physical name. */
+function refOf(ctx: Context, logicalId: string): string {
+  const type = ctx.resources[logicalId]?.Type;
+  if (type === 'AWS::SQS::Queue') return queueUrl(ctx, physicalName(ctx, logicalId));
+  if (type === 'AWS::SNS::Topic') return arnOf(ctx, logicalId);
+  return physicalName(ctx, logicalId);
+}
+
+/** `Fn::GetAtt`: every type's Arn, and the name/URL attributes of queues and topics. */
+function attributeOf(ctx: Context, logicalId: string, attribute: string, at: string): string {
+  const type = ctx.resources[logicalId]?.Type;
+  if (attribute === 'Arn') return arnOf(ctx, logicalId);
+  if (type === 'AWS::SQS::Queue' && attribute === 'QueueName') return physicalName(ctx, logicalId);
+  if (type === 'AWS::SQS::Queue' && attribute === 'QueueUrl') return refOf(ctx, logicalId);
+  if (type === 'AWS::SNS::Topic' && attribute === 'TopicName') return physicalName(ctx, logicalId);
+  if (type === 'AWS::SNS::Topic' && attribute === 'TopicArn') return arnOf(ctx, logicalId);
+  throw new WiringError(
+    `${at}: Fn::GetAtt ${logicalId}.${attribute} is not supported locally (Arn; QueueName, QueueUrl; TopicName, TopicArn)`,
+  );
+}
 
 function arnOf(ctx: Context, logicalId: string): string {
   const r = ctx.resources[logicalId];
@@ -437,6 +734,10 @@ function arnOf(ctx: Context, logicalId: string): string {
       return `arn:aws:firehose:${region}:${accountId}:deliverystream/${name}`;
     case 'AWS::Logs::LogGroup':
       return `arn:aws:logs:${region}:${accountId}:log-group:${name}:*`;
+    case 'AWS::SQS::Queue':
+      return `arn:aws:sqs:${region}:${accountId}:${name}`;
+    case 'AWS::SNS::Topic':
+      return `arn:aws:sns:${region}:${accountId}:${name}`;
     default:
       throw new WiringError(`Fn::GetAtt ${logicalId}.Arn: type ${r.Type} is not known to the local stack`);
   }
@@ -468,13 +769,11 @@ function resolve(ctx: Context, value: Json, at: string): Json {
   switch (fn) {
     case 'Ref': {
       const name = str(arg, `${at}.Ref`);
-      return pseudo(ctx, name) ?? physicalName(ctx, name);
+      return pseudo(ctx, name) ?? refOf(ctx, name);
     }
     case 'Fn::GetAtt': {
       const [id, attr] = Array.isArray(arg) ? arg : String(arg).split('.');
-      if (attr !== 'Arn')
-        throw new WiringError(`${at}: Fn::GetAtt ${id}.${attr} is not supported locally (Arn only)`);
-      return arnOf(ctx, str(id, `${at}.Fn::GetAtt`));
+      return attributeOf(ctx, str(id, `${at}.Fn::GetAtt`), str(attr, `${at}.Fn::GetAtt`), at);
     }
     case 'Fn::Sub': {
       const [template, vars] = Array.isArray(arg) ? [arg[0], arg[1] ?? {}] : [arg, {}];
@@ -536,12 +835,4 @@ function int(value: Json, at: string): number {
 
 function intAllowingMinusOne(value: Json, at: string): number {
   return value === -1 || value === '-1' ? -1 : int(value, at);
-}
-
-function stringMap(env: Record<string, Json>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env)
-      .filter(([, v]) => v !== undefined && v !== null && typeof v !== 'object')
-      .map(([k, v]) => [k, String(v)]),
-  );
 }

@@ -20,6 +20,7 @@ interface DevOptions {
   kinesisPort: number;
   dynamodbPort: number;
   firehosePort: number;
+  sqsPort: number;
   dataDir?: string;
   fresh: boolean;
   stage: string;
@@ -50,7 +51,7 @@ export const registerDev: RegisterCommand = (program: Command) => {
   program
     .command('dev')
     .description(
-      'run the platform locally: S3, Kinesis, DynamoDB and Firehose emulators wired from serverless.yml, ' +
+      'run the platform locally: S3, Kinesis, DynamoDB, Firehose, SQS and SNS emulators wired from serverless.yml, ' +
         'plus serverless-offline (HTTP API and Lambda invoke)',
     )
     .option('--host <host>', 'interface every server binds to', LOCAL_DEFAULTS.host)
@@ -79,6 +80,11 @@ export const registerDev: RegisterCommand = (program: Command) => {
       new Option('--firehose-port <port>', 'Firehose (local delivery streams)')
         .argParser(port)
         .default(LOCAL_DEFAULTS.firehose),
+    )
+    .addOption(
+      new Option('--sqs-port <port>', 'SQS and SNS, one server (fauxqs)')
+        .argParser(port)
+        .default(LOCAL_DEFAULTS.sqs),
     )
     .option(
       '--data-dir <dir>',
@@ -128,6 +134,7 @@ async function runDev(options: DevOptions): Promise<void> {
         kinesis: options.kinesisPort,
         dynamodb: options.dynamodbPort,
         firehose: options.firehosePort,
+        sqs: options.sqsPort,
       },
       dataDir: options.dataDir ? resolve(options.dataDir) : resolve(serviceDir, '.logbase', 'data'),
       fresh: options.fresh,
@@ -300,6 +307,33 @@ export function curlExample(
   return `curl -sS -X POST ${httpEndpoint}/v1/events -H 'content-type: application/json' -H 'x-api-key: ${apiKey}' -d '${body}'`;
 }
 
+const nameOfArn = (arn: string) => arn.slice(arn.lastIndexOf(':') + 1);
+
+/** Where failed asynchronous invocations and given-up Kinesis batches go: a destination, or a file. */
+function onFailureLines(wiring: LocalStack['wiring']): string[] {
+  const asyncTriggered = new Set(wiring.s3Subscriptions.map((s) => s.functionKey));
+  const lines = wiring.functions
+    .filter((f) => asyncTriggered.has(f.key))
+    .map(
+      (f) =>
+        `  ${f.key} on failure (after ${f.asyncRetries} retries) -> ` +
+        (f.onFailure
+          ? `${f.onFailure.type} ${nameOfArn(f.onFailure.arn)}`
+          : 'failed-events/ in the data dir'),
+    );
+  for (const s of wiring.streamSubscriptions) {
+    const retries =
+      s.maximumRetryAttempts < 0 ? 'until the records expire' : `${s.maximumRetryAttempts} retries`;
+    lines.push(
+      `  ${s.functionKey} <- kinesis ${s.streamName} on failure (after ${retries}) -> ` +
+        (s.onFailure
+          ? `${s.onFailure.type} ${nameOfArn(s.onFailure.arn)}`
+          : 'failed-batches/ in the data dir'),
+    );
+  }
+  return lines;
+}
+
 /** The banner `logbase dev` prints once everything is up. */
 export function devBanner(stack: LocalStack, now = new Date()): string {
   const { wiring, endpoints } = stack;
@@ -327,6 +361,15 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
           ),
         ]
       : []),
+    ...(endpoints.http
+      ? [
+          row(
+            'Health',
+            `${endpoints.http}/health`,
+            '200 when every service is up, 503 otherwise; JSON says which (emulators, offline, pollers)',
+          ),
+        ]
+      : []),
     row('Lambda', endpoints.http ? endpoints.lambda : undefined, 'Invoke API (serverless-offline)'),
     row('S3', endpoints.s3, `buckets: ${list(wiring.buckets.map((b) => b.name))}`),
     row('Kinesis', endpoints.kinesis, `streams: ${list(wiring.streams.map((s) => s.name))}`),
@@ -336,6 +379,8 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
       endpoints.firehose,
       `delivery streams: ${list(wiring.deliveryStreams.map((d) => d.name))}`,
     ),
+    row('SQS', endpoints.sqs, `queues: ${list(wiring.queues.map((q) => q.name))}`),
+    row('SNS', endpoints.sns, `topics: ${list(wiring.topics.map((t) => t.name))} (the same server as SQS)`),
     row(
       'Step Fns',
       '(in this process)',
@@ -358,6 +403,8 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
         `  firehose ${d.name}${d.sourceStream ? ` <- kinesis ${d.sourceStream}` : ''} -> s3://${d.bucket}/${d.prefix} ` +
         `(${d.sizeInMBs} MiB or ${d.intervalInSeconds} s)`,
     ),
+    ...wiring.topicSubscriptions.map((t) => `  sns ${nameOfArn(t.topicArn)} -> sqs ${nameOfArn(t.endpoint)}`),
+    ...onFailureLines(wiring),
   ];
   if (wiring.s3Subscriptions.length + wiring.streamSubscriptions.length === 0)
     lines.push('  (no s3 or stream events)');

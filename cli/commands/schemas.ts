@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { type Command, Option } from 'commander';
 import { EVENT_TYPES, listSchemas } from '../../lib/schemas';
 import { checkCompatibility, unrecordedAdditions } from '../../lib/schemas/compat';
-import { currentLock, LOCK_PATH, LockFileError, readLock, writeLock } from '../../lib/schemas/lock';
+import { currentLock, LOCK_PATH, LockFileError, readLock, writeLock } from '../schemas-lock';
 import type { RegisterCommand } from './index';
 
 /** Options of `logbase schemas`. */

@@ -8,13 +8,8 @@ import { putToKinesis } from '../../lib/aws/kinesis';
 import { putQuarantine } from '../../lib/aws/quarantine';
 import type { RetryOptions, WriteResult } from '../../lib/aws/retry';
 import { isValidApiKey } from '../../lib/domain/api-keys';
-import {
-  CollectRequestError,
-  MalformedBodyError,
-  type PreparedRequest,
-  prepareRequest,
-  requestBody,
-} from '../../lib/domain/collect';
+import { type PreparedRequest, prepareRequest } from '../../lib/domain/collect';
+import { collectAnswer, malformedBodyAnswer } from '../../lib/domain/collect-answer';
 import {
   malformedBodyLine,
   type QuarantineContext,
@@ -22,6 +17,7 @@ import {
   quarantineKey,
   rejectionLines,
 } from '../../lib/domain/collect-quarantine';
+import { CollectRequestError, MalformedBodyError, requestBody } from '../../lib/domain/http-body';
 import { logger, metrics } from '../../lib/powertools';
 import { EVENT_TYPES } from '../../lib/schemas';
 import type { CollectConfig } from './config';
@@ -44,20 +40,9 @@ export interface CollectDeps {
 
 type Response = APIGatewayProxyStructuredResultV2;
 
-/** An event the client should send again, as listed in a 503 answer. */
-interface FailedEvent {
-  index: number;
-  event_id?: string;
-  reason: string;
-}
-
 const NOTHING_WRITTEN: WriteResult = { written: [], failed: [] };
 
-function reply(
-  statusCode: number,
-  body: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Response {
+function reply(statusCode: number, body: object, headers: Record<string, string> = {}): Response {
   return {
     statusCode,
     headers: { 'content-type': 'application/json', ...headers },
@@ -159,10 +144,8 @@ export async function collect(
     logger.warn('request rejected', { status: error.statusCode, reason: error.message, bytes: body.length });
     if (error instanceof MalformedBodyError) {
       const problem = await writeQuarantine([malformedBodyLine(error.body, error.message, quarantine)]);
-      if (problem !== undefined) {
-        const message = `the request could not be recorded (${problem}); send it again`;
-        return reply(503, { message, request_id: requestId }, { 'retry-after': '1' });
-      }
+      const answer = malformedBodyAnswer(error.message, problem, requestId);
+      return reply(answer.status, answer.body, answer.headers);
     }
     return reply(error.statusCode, { message: error.message, request_id: requestId });
   }
@@ -178,61 +161,23 @@ export async function collect(
     prepared.rejected.length > 0 ? writeQuarantine(rejectionLines(prepared.rejected, quarantine)) : undefined,
   ]);
 
-  const typeOf = new Map<number, string>();
-  for (const record of [...prepared.events, ...prepared.clicks]) typeOf.set(record.index, record.eventType);
-  const writeFailures = [...events.failed, ...clicks.failed].sort((a, b) => a.index - b.index);
-  const written = [...events.written, ...clicks.written];
-  const accepted = written.length;
-  emitPerType(
-    'Accepted',
-    written.map((i) => typeOf.get(i)),
-  );
-  emitPerType(
-    'Rejected',
-    prepared.rejected.map((r) => r.event_type),
-  );
-  emitPerType(
-    'Failed',
-    writeFailures.map((f) => typeOf.get(f.index)),
-  );
-
-  const rejected = prepared.rejected.map(({ index, event_id, line, errors }) => ({
-    index,
-    event_id,
-    line,
-    errors,
-  }));
-  const failed: FailedEvent[] = writeFailures.map((f) => ({
-    index: f.index,
-    event_id: f.eventId,
-    reason: `${f.errorCode}: ${f.errorMessage}`,
-  }));
-  if (quarantineProblem !== undefined) {
-    // A rejected event must be kept somewhere: while quarantine is down, the client sends it again.
-    for (const r of prepared.rejected) {
-      failed.push({
-        index: r.index,
-        event_id: r.event_id,
-        reason: `could not be quarantined (${quarantineProblem})`,
-      });
-    }
-    failed.sort((a, b) => a.index - b.index);
-  }
+  const answer = collectAnswer(prepared, { events, clicks, quarantineProblem }, requestId);
+  emitPerType('Accepted', answer.types.accepted);
+  emitPerType('Rejected', answer.types.rejected);
+  emitPerType('Failed', answer.types.failed);
   logger.info('collected', {
     format: prepared.format,
     bytes: prepared.bytes,
     events: prepared.eventCount,
-    accepted,
-    rejected: rejected.length,
-    failed: failed.length,
+    accepted: answer.body.accepted,
+    rejected: answer.body.rejected.length,
+    failed: answer.body.failed?.length ?? 0,
   });
-
-  if (failed.length > 0) {
-    const codes: Record<string, number> = {};
-    for (const f of writeFailures) codes[f.errorCode] = (codes[f.errorCode] ?? 0) + 1;
-    logger.warn('events not stored after retries', { failed: failed.length, codes });
-    const message = `${failed.length} of ${prepared.eventCount} events could not be stored; send the events listed in "failed" again`;
-    return reply(503, { accepted, rejected, failed, request_id: requestId, message }, { 'retry-after': '1' });
+  if (answer.status === 503) {
+    logger.warn('events not stored after retries', {
+      failed: answer.body.failed?.length,
+      codes: answer.failureCodes,
+    });
   }
-  return reply(202, { accepted, rejected, request_id: requestId });
+  return reply(answer.status, answer.body, answer.headers);
 }

@@ -14,8 +14,9 @@ import { type CollectConfig, loadCollectConfig } from './config';
 export function collectDeps(config: CollectConfig): CollectDeps {
   return {
     config,
-    firehose: tracer.captureAWSv3Client(firehoseClient()),
-    kinesis: tracer.captureAWSv3Client(kinesisClient()),
+    // One retry layer for the stream writes: writeWithRetry (lib/aws/retry.ts), so the clients make one attempt.
+    firehose: tracer.captureAWSv3Client(firehoseClient(process.env, { maxAttempts: 1 })),
+    kinesis: tracer.captureAWSv3Client(kinesisClient(process.env, { maxAttempts: 1 })),
     s3: tracer.captureAWSv3Client(s3Client()),
     apiKeys: () => loadApiKeys({ parameterName: config.apiKeysParameter, inlineKeys: config.apiKeys }),
     now: () => new Date(),
@@ -26,7 +27,7 @@ export function collectDeps(config: CollectConfig): CollectDeps {
 export function createHandler(deps: CollectDeps) {
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(
       httpErrorHandler({

@@ -10,9 +10,12 @@ export const LOCAL_DEFAULTS = {
   kinesis: 4567,
   dynamodb: 4568,
   firehose: 4573,
+  /** SQS and SNS are one local server (fauxqs), so they share a port. */
+  sqs: 4576,
+  sns: 4576,
 } as const;
 
-export type LocalService = 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'lambda';
+export type LocalService = 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'lambda' | 'sqs' | 'sns';
 
 const ENV_NAMES: Record<LocalService, string> = {
   s3: 'AWS_ENDPOINT_URL_S3',
@@ -20,6 +23,8 @@ const ENV_NAMES: Record<LocalService, string> = {
   dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB',
   firehose: 'AWS_ENDPOINT_URL_FIREHOSE',
   lambda: 'AWS_ENDPOINT_URL_LAMBDA',
+  sqs: 'AWS_ENDPOINT_URL_SQS',
+  sns: 'AWS_ENDPOINT_URL_SNS',
 };
 
 /** The environment variable the AWS SDK reads for a service's endpoint. */

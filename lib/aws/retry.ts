@@ -1,18 +1,14 @@
-import { type BatchLimits, type BatchRecord, cutBatches } from '../domain/batches';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
+import type { SdkError } from '@smithy/types';
+import {
+  type BatchLimits,
+  type BatchRecord,
+  cutBatches,
+  type WriteFailure,
+  type WriteResult,
+} from '../domain/batches';
 
-/** A record that could not be written, with the last error the service gave for it. */
-export interface WriteFailure {
-  index: number;
-  eventId: string;
-  errorCode: string;
-  errorMessage: string;
-}
-
-/** The outcome of a batch write: indexes of the records written, and the ones that were not. */
-export interface WriteResult {
-  written: number[];
-  failed: WriteFailure[];
-}
+export type { WriteFailure, WriteResult } from '../domain/batches';
 
 /** How long and how often to retry, and the clock to do it with (injectable for tests). */
 export interface RetryOptions {
@@ -69,36 +65,16 @@ export function outcomesOf<E extends ResultEntry>(
 
 export type SendBatch<T> = (batch: T[], abortSignal: AbortSignal) => Promise<RecordOutcome[]>;
 
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'KMSThrottlingException',
-  'ServiceUnavailableException',
-  'InternalFailure',
-  'InternalServerError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND']);
-
-/** True for a whole-call error worth retrying: throttling, a 5xx, or a network failure. */
+/**
+ * True for a whole-call error worth retrying: throttling, a transient fault (a 500/502/503/504, a
+ * timeout, a reset or refused connection) or another server error, as the SDK's own retry strategy
+ * classifies them (@smithy/service-error-classification). An abort (the deadline) is final.
+ */
 export function isRetryableError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as {
-    name?: string;
-    code?: string;
-    $retryable?: unknown;
-    $fault?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
+  const e = error as SdkError;
   if (e.name === 'AbortError') return false;
-  if (e.$retryable || e.$fault === 'server') return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined && (status >= 500 || status === 429)) return true;
-  return THROTTLING.has(e.name ?? '') || NETWORK.has(e.code ?? '') || e.name === 'TimeoutError';
+  return isThrottlingError(e) || isTransientError(e) || isServerError(e);
 }
 
 /** Full-jitter backoff: a random wait in [0, min(cap, base * 2^(retry - 1))). */
@@ -109,6 +85,10 @@ export function backoffDelay(retry: number, baseMs: number, capMs: number, rando
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The one retry layer of the stream writes: the clients it sends with make a single attempt
+ * (`maxAttempts: 1`, see lib/aws/clients.ts), so a batch is sent at most `maxAttempts` times in all,
+ * whether its calls fail whole or record by record.
+ *
  * Writes records in batches cut to the API's limits, retrying only the records that failed
  * (a per-record error, or every record of a call that failed as a whole with a retryable error)
  * with exponential backoff and full jitter, until all are written, the attempts run out or the

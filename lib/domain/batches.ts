@@ -123,3 +123,17 @@ export function packRecords<T extends BatchRecord>(
   close();
   return packed;
 }
+
+/** A record that could not be written, with the last error the service gave for it. */
+export interface WriteFailure {
+  index: number;
+  eventId: string;
+  errorCode: string;
+  errorMessage: string;
+}
+
+/** The outcome of a batch write: indexes of the records written, and the ones that were not. */
+export interface WriteResult {
+  written: number[];
+  failed: WriteFailure[];
+}

@@ -11,9 +11,13 @@ import type { DeliveryStreamSpec } from '../wiring';
 import { DeliveryBuffer } from './delivery';
 import { decodeBatch, decodeRecord, FirehoseApiError, invalid, streamNameOf } from './protocol';
 
-/** A test hook: the next `records` records put fail with `errorCode` (per record in PutRecordBatch). */
+/**
+ * A test hook: the next `records` records put fail with `errorCode` (per record in PutRecordBatch),
+ * and the next `calls` PutRecord/PutRecordBatch calls fail whole with HTTP 503 and `errorCode`.
+ */
 export interface FirehoseFaults {
-  records: number;
+  records?: number;
+  calls?: number;
   errorCode?: string;
   errorMessage?: string;
 }
@@ -48,7 +52,8 @@ export class LocalFirehose {
   private readonly createdAt = new Date();
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
-  private faults: Required<FirehoseFaults> = { records: 0, errorCode: '', errorMessage: '' };
+  private faults: Required<FirehoseFaults> = { records: 0, calls: 0, errorCode: '', errorMessage: '' };
+  private readonly counts = new Map<string, number>();
   port = 0;
 
   constructor(private readonly options: LocalFirehoseOptions) {
@@ -73,6 +78,11 @@ export class LocalFirehose {
     }
   }
 
+  /** The shard readers of the Kinesis sources. */
+  get shardReaders(): readonly ShardReader[] {
+    return this.readers;
+  }
+
   /** Listens, and starts reading the Kinesis sources. */
   async start(): Promise<void> {
     const { host, port } = this.options;
@@ -89,13 +99,19 @@ export class LocalFirehose {
     }
   }
 
-  /** Makes the next `records` records fail (ServiceUnavailableException unless said otherwise). */
+  /** Makes the next `records` records, or `calls` calls, fail (ServiceUnavailableException unless said otherwise). */
   injectFaults(faults: FirehoseFaults): void {
     this.faults = {
-      records: faults.records,
+      records: faults.records ?? 0,
+      calls: faults.calls ?? 0,
       errorCode: faults.errorCode ?? 'ServiceUnavailableException',
       errorMessage: faults.errorMessage ?? 'Slow down.',
     };
+  }
+
+  /** Calls of an operation (e.g. PutRecordBatch) since the server started, failed ones included. */
+  calls(operation: string): number {
+    return this.counts.get(operation) ?? 0;
   }
 
   /** Delivers every buffer now. */
@@ -197,6 +213,11 @@ export class LocalFirehose {
   }
 
   private dispatch(operation: string, input: Record<string, unknown>): unknown {
+    this.counts.set(operation, (this.counts.get(operation) ?? 0) + 1);
+    if ((operation === 'PutRecord' || operation === 'PutRecordBatch') && this.faults.calls > 0) {
+      this.faults.calls--;
+      throw new FirehoseApiError(this.faults.errorCode, this.faults.errorMessage, 503);
+    }
     switch (operation) {
       case 'PutRecord':
         return this.putRecord(input);

@@ -64,6 +64,8 @@ export interface ShardReaderOptions {
 export class ShardReader {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
+  /** The error of the last Kinesis call when it failed (cleared by the next one that works). */
+  lastError: string | undefined;
 
   constructor(private readonly options: ShardReaderOptions) {}
 
@@ -75,6 +77,11 @@ export class ShardReader {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
+  }
+
+  /** `<stream>/<shard>`, for reports. */
+  get label(): string {
+    return `${this.options.streamName}/${this.options.shardId}`;
   }
 
   get signal(): AbortSignal {
@@ -99,6 +106,7 @@ export class ShardReader {
           abortSignal: this.abort.signal,
         });
         failures = 0;
+        this.lastError = undefined;
         let records = out.Records ?? [];
         iterator = out.NextShardIterator;
         if (skipBefore !== undefined && records.length > 0) {
@@ -127,6 +135,7 @@ export class ShardReader {
         iterator = undefined;
         if (this.abort.signal.aborted) return;
         if ((error as Error).name !== 'ExpiredIteratorException') {
+          this.lastError = error instanceof Error ? error.message : String(error);
           this.options.onError(error);
           failures++;
           await sleep(Math.min(pollIntervalMs * 2 ** failures, 5_000), this.abort.signal);

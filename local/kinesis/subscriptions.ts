@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { _Record, KinesisClient } from '@aws-sdk/client-kinesis';
+import { type DestinationSender, kinesisFailureRecord } from '../destinations';
 import type { Invoker } from '../invoker';
 import { errorMessage, type StackLog } from '../log';
 import type { StreamSubscription } from '../wiring';
@@ -15,7 +17,11 @@ export interface SubscriptionRunnerOptions {
   invoker: Invoker;
   region: string;
   invokeIdentityArn: string;
-  /** Where batches go after maximumRetryAttempts (the local on-failure destination). */
+  /** The function's ARN, for on-failure records. */
+  functionArn: string;
+  /** Delivers a given-up batch's on-failure record to the subscription's `destinations.onFailure`. */
+  destinations: DestinationSender;
+  /** Where given-up batches are written when the subscription declares no onFailure destination (or it fails). */
   failedBatchesDir: string;
   pollIntervalMs: number;
   /** First retry delay; doubles per attempt up to maxRetryDelayMs. */
@@ -55,6 +61,11 @@ export class SubscriptionRunner {
     }
   }
 
+  /** The shard readers polling for this subscription. */
+  get shardReaders(): readonly ShardReader[] {
+    return this.readers;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.readers.map((r) => r.stop()));
     this.readers = [];
@@ -81,10 +92,12 @@ export class SubscriptionRunner {
       invokeIdentityArn: this.options.invokeIdentityArn,
     });
     let outcome: BatchOutcome;
+    let functionError = false;
     try {
       const response = await invoker.invoke({ key: sub.functionKey, name: sub.functionName }, event);
       outcome = interpretBatchResponse(response, records, sub.reportBatchItemFailures);
     } catch (error) {
+      functionError = true;
       outcome = { kind: 'retry-batch', reason: errorMessage(error) };
     }
 
@@ -106,8 +119,13 @@ export class SubscriptionRunner {
         : outcome.reason;
     if (sub.maximumRetryAttempts >= 0 && attempt > sub.maximumRetryAttempts) {
       const retried = records.filter((r) => BigInt(r.SequenceNumber as string) >= BigInt(retryFrom));
-      const file = await this.writeFailedBatch(shardId, retried, why, attempt);
-      log.error(`${label}, failed after ${attempt - 1} retries (${why}); skipped, written to ${file}`);
+      const failed = `${label}, failed after ${attempt - 1} retries (${why}); skipped`;
+      const sent = await this.sendOnFailure(shardId, retried, attempt, functionError);
+      if (sent === true) log.error(`${failed}, on-failure record sent to ${sub.onFailure?.arn}`);
+      else {
+        const file = await this.writeFailedBatch(shardId, retried, why, attempt);
+        log.error(`${failed}, ${sent ?? 'no destinations.onFailure declared'}: written to ${file}`);
+      }
       this.attempts.delete(shardId);
       await checkpoints.set(this.checkpointKey(shardId), {
         type: 'AFTER_SEQUENCE_NUMBER',
@@ -122,6 +140,33 @@ export class SubscriptionRunner {
     const { retryDelayMs, maxRetryDelayMs } = this.options;
     await sleep(Math.min(retryDelayMs * 2 ** (attempt - 1), maxRetryDelayMs), signal);
     return position;
+  }
+
+  /** true once sent; otherwise why not (undefined: no destination declared). */
+  private async sendOnFailure(
+    shardId: string,
+    records: _Record[],
+    attempts: number,
+    functionError: boolean,
+  ): Promise<true | string | undefined> {
+    const { subscription: sub, destinations } = this.options;
+    if (!sub.onFailure) return undefined;
+    const record = kinesisFailureRecord({
+      requestId: randomUUID(),
+      functionArn: this.options.functionArn,
+      approximateInvokeCount: attempts,
+      shardId,
+      streamArn: sub.streamArn,
+      records,
+      functionError,
+      timestamp: new Date(),
+    });
+    try {
+      await destinations.send(sub.onFailure, record);
+      return true;
+    } catch (error) {
+      return `the on-failure record could not be sent to ${sub.onFailure.arn} (${errorMessage(error)})`;
+    }
   }
 
   private async writeFailedBatch(shardId: string, records: _Record[], error: string, attempts: number) {

@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { asyncFailureRecord, type DestinationSender, functionFailure } from '../destinations';
 import type { Invoker } from '../invoker';
 import { sleep } from '../kinesis/shard-reader';
 import { errorMessage, type StackLog } from '../log';
-import type { S3Subscription } from '../wiring';
+import type { FunctionSpec, S3Subscription } from '../wiring';
 import { type ObjectChange, s3Event, subscriptionMatches } from './events';
 
 export interface S3NotifierOptions {
@@ -12,10 +14,12 @@ export interface S3NotifierOptions {
   invoker: Invoker;
   s3: S3Client;
   region: string;
-  /** Where events whose invocations still failed after the retries are written. */
+  /** Each function's retries (`asyncRetries`, Lambda's default 2) and `destinations.onFailure`. */
+  functions: FunctionSpec[];
+  /** Delivers the on-failure record of an event whose retries are exhausted. */
+  destinations: DestinationSender;
+  /** Where such an event is written when its function declares no onFailure destination (or it fails). */
   failedEventsDir: string;
-  /** Retries after a failed invocation (Lambda's asynchronous invocation default: 2). */
-  retries: number;
   retryDelayMs: number;
   log: StackLog;
 }
@@ -52,7 +56,11 @@ export class S3Notifier {
   }
 
   private async deliver(sub: S3Subscription, change: ObjectChange): Promise<void> {
-    const { invoker, log, retries, retryDelayMs } = this.options;
+    const { invoker, log, retryDelayMs } = this.options;
+    const fn = this.options.functions.find((f) => f.key === sub.functionKey);
+    const retries = fn?.asyncRetries ?? 2;
+    // One request id for the event and all its retries, as Lambda keeps for an asynchronous invocation.
+    const requestId = randomUUID();
     const completed = await this.withETag(change);
     const event = s3Event(completed, this.options.region, `${sub.functionName}-s3-${sub.event}`);
     const label = `s3 ${change.eventName} s3://${change.bucket}/${change.key} -> ${sub.functionKey}`;
@@ -63,10 +71,30 @@ export class S3Notifier {
         return;
       } catch (error) {
         if (attempt >= retries || this.stopped) {
+          const failed = `${label}, failed after ${attempt + 1} attempt(s): ${errorMessage(error)}`;
+          if (fn?.onFailure) {
+            const record = asyncFailureRecord({
+              requestId,
+              functionArn: fn.arn,
+              approximateInvokeCount: attempt + 1,
+              event,
+              failure: functionFailure(error),
+              timestamp: new Date(),
+            });
+            try {
+              await this.options.destinations.send(fn.onFailure, record);
+              log.error(`${failed}; on-failure record sent to ${fn.onFailure.arn}`);
+              return;
+            } catch (sendError) {
+              const file = await this.writeFailed(sub, event, error);
+              log.error(
+                `${failed}; the on-failure record could not be sent to ${fn.onFailure.arn} (${errorMessage(sendError)}), event written to ${file}`,
+              );
+              return;
+            }
+          }
           const file = await this.writeFailed(sub, event, error);
-          log.error(
-            `${label}, failed after ${attempt + 1} attempt(s): ${errorMessage(error)}; event written to ${file}`,
-          );
+          log.error(`${failed}; no destinations.onFailure declared, event written to ${file}`);
           return;
         }
         log.warn(`${label}, failed (${errorMessage(error)}); retry ${attempt + 1}`);

@@ -107,11 +107,7 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ accepted: 4, rejected: [] });
     const ids = events.map((e) => e.event_id);
-    let lines: any[] = [];
-    await eventually('the events under raw/events/', async () => {
-      lines = await platform.jsonLines('raw/events/');
-      return countIds(lines, ids).every((n) => n >= 1);
-    });
+    const lines = await platform.settledLines('raw/events/');
     expect(countIds(lines, ids)).toEqual([1, 1, 1, 1]);
     const keys =
       (
@@ -139,13 +135,11 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
     for (const c of clicks) {
       expect(onStream.find((r) => r.event_id === c.event_id).partitionKey).toBe(c.user_id);
     }
-    let lines: any[] = [];
     await eventually('the clicks under raw/clicks/', async () => {
       await platform.stack.firehose.flush();
-      lines = await platform.jsonLines('raw/clicks/');
-      return countIds(lines, ids).every((n) => n >= 1);
+      return countIds(await platform.jsonLines('raw/clicks/'), ids).every((n) => n >= 1);
     });
-    expect(countIds(lines, ids)).toEqual([1, 1, 1]);
+    expect(countIds(await platform.settledLines('raw/clicks/'), ids)).toEqual([1, 1, 1]);
     expect(countIds(await platform.jsonLines('raw/events/'), ids)).toEqual([0, 0, 0]);
   });
 
@@ -171,12 +165,8 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
     const mine = quarantined.filter((q) => q.request_id === res.body.request_id);
     expect(mine.map((q) => q.event_id).sort()).toEqual([wrongType.event_id, unknownType.event_id].sort());
     expect(JSON.parse(mine.find((q) => q.event_id === wrongType.event_id).raw)).toEqual(wrongType);
-    let lines: any[] = [];
-    await eventually('the valid event under raw/events/', async () => {
-      lines = await platform.jsonLines('raw/events/');
-      return countIds(lines, [good.event_id])[0] === 1;
-    });
-    expect(countIds(lines, [wrongType.event_id, unknownType.event_id])).toEqual([0, 0]);
+    const lines = await platform.settledLines('raw/events/');
+    expect(countIds(lines, [good.event_id, wrongType.event_id, unknownType.event_id])).toEqual([1, 0, 0]);
   });
 
   it('accepts a gzip NDJSON body', async () => {
@@ -192,26 +182,89 @@ describe('When a client posts events to POST /v1/events on the local stack', () 
     expect(res.body).toMatchObject({ accepted: 2, rejected: [] });
   });
 
-  it('retries only the records the Firehose failed, so each event still lands exactly once', async () => {
-    // Prepare: the local Firehose fails the next 3 records it is given.
+  it('retries only the packed record the Firehose refused: exactly two PutRecordBatch calls, each event once', async () => {
+    // Prepare: the local Firehose refuses the next record it is given (10 events pack into one record).
     const events = Array.from({ length: 10 }, impression);
-    platform.stack.firehose.injectFaults({ records: 3 });
+    const before = platform.stack.firehose.calls('PutRecordBatch');
+    platform.stack.firehose.injectFaults({ records: 1 });
 
     // Act
     const res = await post(JSON.stringify({ events }));
-    await platform.stack.firehose.flush();
 
     // Assess
     expect(res.status).toBe(202);
     expect(res.body.accepted).toBe(10);
+    expect(platform.stack.firehose.calls('PutRecordBatch') - before).toBe(2);
     const ids = events.map((e) => e.event_id);
-    let lines: any[] = [];
-    await eventually('the retried events under raw/events/', async () => {
-      lines = await platform.jsonLines('raw/events/');
-      return countIds(lines, ids).every((n) => n >= 1);
-    });
+    const lines = await platform.settledLines('raw/events/');
     expect(countIds(lines, ids)).toEqual(ids.map(() => 1));
   });
+
+  it('retries only the clicks Kinesis refused among several: exactly two PutRecords calls, each click once', async () => {
+    // Prepare: kinesalite refuses 3 of the 10 records of the next PutRecords call (one record per click).
+    const clicks = Array.from({ length: 10 }, click);
+    const before = platform.stack.kinesis.calls('PutRecords');
+    platform.stack.kinesis.injectFaults({ records: 3 });
+
+    // Act
+    const res = await post(JSON.stringify({ events: clicks }));
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(10);
+    expect(platform.stack.kinesis.calls('PutRecords') - before).toBe(2);
+    const ids = clicks.map((e) => e.event_id);
+    expect(countIds(await clickStreamRecords(), ids)).toEqual(ids.map(() => 1));
+  });
+
+  it.each([
+    ['Firehose answers 503 to', 'events', 'PutRecordBatch'],
+    ['Kinesis throttles', 'clicks', 'PutRecords'],
+  ] as const)(
+    'calls exactly 3 times when %s the first 2 calls, and stores each event once',
+    async (_, kind, operation) => {
+      // Prepare
+      const events = kind === 'clicks' ? [click(), click()] : [impression(), action()];
+      const service = kind === 'clicks' ? platform.stack.kinesis : platform.stack.firehose;
+      const before = service.calls(operation);
+      service.injectFaults({ calls: 2 });
+
+      // Act
+      const res = await post(JSON.stringify({ events }));
+
+      // Assess: one retry layer (writeWithRetry); the SDK clients make one attempt each.
+      expect(res.status).toBe(202);
+      expect(service.calls(operation) - before).toBe(3);
+      const ids = events.map((e) => e.event_id);
+      const landed =
+        kind === 'clicks' ? await clickStreamRecords() : await platform.settledLines('raw/events/');
+      expect(countIds(landed, ids)).toEqual([1, 1]);
+    },
+  );
+
+  it.each([
+    ['Firehose answers 503 to', 'events', 'PutRecordBatch'],
+    ['Kinesis throttles', 'clicks', 'PutRecords'],
+  ] as const)(
+    'gives up after exactly 4 calls when %s every call, and answers 503 listing every event',
+    async (_, kind, operation) => {
+      // Prepare
+      const events = kind === 'clicks' ? [click(), click()] : [impression(), action()];
+      const service = kind === 'clicks' ? platform.stack.kinesis : platform.stack.firehose;
+      const before = service.calls(operation);
+      service.injectFaults({ calls: 1_000 });
+
+      // Act
+      const res = await post(JSON.stringify({ events }));
+      service.injectFaults({ calls: 0 });
+
+      // Assess: 4 attempts in all (not 4 x the SDK's 3).
+      expect(service.calls(operation) - before).toBe(4);
+      expect(res.status).toBe(503);
+      expect(res.body.accepted).toBe(0);
+      expect(res.body.failed.map((f: any) => f.event_id)).toEqual(events.map((e) => e.event_id));
+    },
+  );
 
   it('answers 401 to a wrong key and writes nothing', async () => {
     // Prepare

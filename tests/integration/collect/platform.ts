@@ -18,8 +18,16 @@ export interface Platform {
   url: string;
   /** Every JSON line of every gzip object under a prefix of the data bucket. */
   jsonLines(prefix: string): Promise<any[]>;
+  /**
+   * The same, once nothing more can arrive: after the Kinesis-sourced Firehose has polled the stream
+   * a few times and every Firehose buffer has been delivered, so a late duplicate would be counted.
+   */
+  settledLines(prefix: string): Promise<any[]>;
   stop(): Promise<void>;
 }
+
+/** Four polls of the stack's Kinesis readers (250 ms each): a record put before is read by then. */
+const SETTLE_MS = 1_000;
 
 /** Starts the project's service on the local stack in a fresh temp data dir. */
 export async function startPlatform(): Promise<Platform> {
@@ -31,7 +39,7 @@ export async function startPlatform(): Promise<Platform> {
     dataDir,
     fresh: true,
     offline: true,
-    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
     log: {
       ...silentLog,
       error: (m) => console.error(`${m}\nserverless-offline's last output:\n${recent.join('\n')}`),
@@ -42,18 +50,24 @@ export async function startPlatform(): Promise<Platform> {
     },
   });
   const clients = clientsFor(stack);
+  const jsonLines = async (prefix: string) => {
+    const lines: any[] = [];
+    for (const key of await listKeys(clients.s3, BUCKET, prefix)) {
+      for (const line of (await readGzipText(clients.s3, BUCKET, key)).split('\n')) {
+        if (line.trim()) lines.push(JSON.parse(line));
+      }
+    }
+    return lines;
+  };
   return {
     stack,
     clients,
     url: eventsUrl(stack.endpoints.http ?? ''),
-    async jsonLines(prefix) {
-      const lines: any[] = [];
-      for (const key of await listKeys(clients.s3, BUCKET, prefix)) {
-        for (const line of (await readGzipText(clients.s3, BUCKET, key)).split('\n')) {
-          if (line.trim()) lines.push(JSON.parse(line));
-        }
-      }
-      return lines;
+    jsonLines,
+    async settledLines(prefix) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      await stack.firehose.flush();
+      return jsonLines(prefix);
     },
     async stop() {
       destroyClients(clients);
@@ -90,6 +104,7 @@ export function usePlatform(): Platform {
       return get().url;
     },
     jsonLines: (prefix) => get().jsonLines(prefix),
+    settledLines: (prefix) => get().settledLines(prefix),
     stop: () => get().stop(),
   };
 }

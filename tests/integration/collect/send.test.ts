@@ -33,6 +33,8 @@ describe('When logbase send posts generated traffic with 5% broken events to the
       if (raw.length >= summary.accepted) break;
       await new Promise((r) => setTimeout(r, 250));
     }
+    // Count again once nothing more can arrive, so a late duplicate would be seen.
+    raw = [...(await platform.settledLines('raw/events/')), ...(await platform.jsonLines('raw/clicks/'))];
     expect(raw).toHaveLength(summary.accepted);
     expect(new Set(raw.map((e) => e.event_id)).size).toBe(summary.accepted);
     const clicks = await platform.jsonLines('raw/clicks/');

@@ -158,7 +158,8 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     expect(one(template, 'GlueDatabase').Properties?.DatabaseInput.Name).toBe(`logbase_${stage}`);
     const wg = one(template, 'AthenaWorkGroup').Properties?.WorkGroupConfiguration;
     expect(wg.EnforceWorkGroupConfiguration).toBe(true);
-    expect(wg.BytesScannedCutoffPerQuery).toBeGreaterThan(0);
+    // 10 GB: params.athenaBytesScannedCutoff, the same on every stage.
+    expect(wg.BytesScannedCutoffPerQuery).toBe(10_737_418_240);
   });
 
   it('serves POST /v1/events from the collect function on Node.js 22', () => {
@@ -180,22 +181,39 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     expect(offending).toEqual([]);
   });
 
-  it('gives the collect function only the writes it makes', () => {
+  it('gives the collect function exactly the actions it uses, each on its own resource', () => {
     const role = ofType(template, 'AWS::IAM::Role').find(([id]) => /^Collect/i.test(id))?.[1];
-    const actions = (role?.Properties?.Policies ?? [])
+    const statements = (role?.Properties?.Policies ?? [])
       .flatMap((p: any) => p.PolicyDocument.Statement)
-      .flatMap((s: any) => list(s.Action))
-      .sort();
-    expect(actions).toEqual(
-      expect.arrayContaining([
-        'firehose:PutRecordBatch',
-        'kinesis:PutRecords',
-        's3:PutObject',
-        'ssm:GetParameter',
-        'xray:PutTraceSegments',
-      ]),
-    );
-    expect(actions).not.toContain('dynamodb:PutItem');
+      .map((s: any) => [s.Effect, list(s.Action).sort(), s.Resource]);
+    expect(statements).toEqual([
+      [
+        'Allow',
+        ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/logbase-${stage}-collect:*:*`,
+          },
+        ],
+      ],
+      ['Allow', ['firehose:PutRecordBatch'], { 'Fn::GetAtt': ['EventsDeliveryStream', 'Arn'] }],
+      ['Allow', ['kinesis:PutRecords'], { 'Fn::GetAtt': ['ClicksStream', 'Arn'] }],
+      [
+        'Allow',
+        ['s3:PutObject'],
+        {
+          'Fn::Sub': `arn:\${AWS::Partition}:s3:::logbase-${stage}-data-ap-northeast-1/quarantine/collect/*`,
+        },
+      ],
+      [
+        'Allow',
+        ['ssm:GetParameter'],
+        {
+          'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/logbase/${stage}/api-keys`,
+        },
+      ],
+      ['Allow', ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*'],
+    ]);
   });
   // ---------------------------------------------------------------- formatParquet (issue 8)
   it('subscribes formatParquet to ObjectCreated under raw/events/ and raw/clicks/ only, not raw/errors/', () => {

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { dynamoDbClient, firehoseClient, kinesisClient, s3Client } from '../../../lib/aws/clients';
+import {
+  dynamoDbClient,
+  firehoseClient,
+  kinesisClient,
+  s3Client,
+  snsClient,
+  sqsClient,
+} from '../../../lib/aws/clients';
 import { InProcessInvoker, type Invoker, type LocalHandler } from '../../../local/invoker';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../../local/stack';
 
@@ -18,6 +25,10 @@ export const FIXTURE = {
   direct: 'wiring-local-direct',
   bulk: 'wiring-local-bulk',
   fromStream: 'wiring-local-from-stream',
+  guardedStream: 'wiring-local-guarded',
+  onFailureQueue: 'wiring-local-on-failure',
+  alertsTopic: 'wiring-local-alerts',
+  alertsInbox: 'wiring-local-alerts-inbox',
 } as const;
 
 /** A fresh temp folder for a stack's data dir. */
@@ -33,7 +44,7 @@ export function startFixtureStack(
 ): Promise<LocalStack> {
   return startLocalStack({
     serviceDir: FIXTURE_DIR,
-    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
     pollIntervalMs: 50,
     retryDelayMs: 20,
     s3RetryDelayMs: 20,
@@ -49,6 +60,8 @@ export function clientsFor(stack: LocalStack) {
     kinesis: kinesisClient(env),
     firehose: firehoseClient(env),
     dynamodb: dynamoDbClient(env),
+    sqs: sqsClient(env),
+    sns: snsClient(env),
   };
 }
 
@@ -99,9 +112,22 @@ export class Invocations<E = any> {
   };
 }
 
-/** An in-process invoker for the fixture's two functions. */
-export function fixtureInvoker(onRawObject: Invocations, onRecords: Invocations): InProcessInvoker {
-  return new InProcessInvoker({ onRawObject: onRawObject.handler, onRecords: onRecords.handler });
+/**
+ * An in-process invoker for the fixture's functions (the two with on-failure destinations are given only
+ * when a test needs them; without a handler they fail with HandlerNotFound).
+ */
+export function fixtureInvoker(
+  onRawObject: Invocations,
+  onRecords: Invocations,
+  guarded: { onGuardedObject?: Invocations; onGuardedRecords?: Invocations } = {},
+): InProcessInvoker {
+  const handlers: Record<string, LocalHandler> = {
+    onRawObject: onRawObject.handler,
+    onRecords: onRecords.handler,
+  };
+  if (guarded.onGuardedObject) handlers.onGuardedObject = guarded.onGuardedObject.handler;
+  if (guarded.onGuardedRecords) handlers.onGuardedRecords = guarded.onGuardedRecords.handler;
+  return new InProcessInvoker(handlers);
 }
 
 /**

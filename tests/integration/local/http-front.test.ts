@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { HealthReport } from '../../../local/health';
 import { HttpFront } from '../../../local/http-front';
 import { freePort } from '../../../local/ports';
 import { type LocalStack, startLocalStack } from '../../../local/stack';
@@ -28,7 +29,7 @@ describe('the local HTTP API in front of serverless-offline', () => {
       dataDir,
       offline: true,
       maxInflatedBodyBytes: CAP,
-      ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+      ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
     });
     url = `${stack.endpoints.http}/echo`;
   }, 120_000);
@@ -147,6 +148,68 @@ describe('the local HTTP API when serverless-offline is not there', () => {
       expect(body.message).toMatch(
         /serverless-offline's HTTP API \(http:\/\/127\.0\.0\.1:\d+\) did not answer/,
       );
+    } finally {
+      await front.stop();
+    }
+  });
+});
+
+describe('the local HTTP API while the stack is not ready', () => {
+  const starting = {
+    status: 'starting' as const,
+    services: { s3: { state: 'up' as const }, offline: { state: 'starting' as const } },
+  };
+
+  it('answers 503 naming what is not up when a held request waits longer than holdTimeoutMs', async () => {
+    // Prepare
+    const front = new HttpFront({
+      host: '127.0.0.1',
+      port: 0,
+      upstream: { host: '127.0.0.1', port: await freePort() },
+      health: async () => starting,
+      held: true,
+      holdTimeoutMs: 200,
+    });
+    await front.start();
+
+    try {
+      // Act
+      const res = await fetch(`${front.url}/v1/events`, { method: 'POST', body: '{"events": []}' });
+      const body = (await res.json()) as { message: string };
+
+      // Assess
+      expect(res.status).toBe(503);
+      expect(body.message).toBe(
+        'the local stack (logbase dev) was not ready within 200 ms (offline starting); GET /health says what is up',
+      );
+    } finally {
+      await front.stop();
+    }
+  });
+
+  it('answers GET /health at once while requests are held: 503 until the report says ready, then 200', async () => {
+    // Prepare
+    let report: HealthReport = starting;
+    const front = new HttpFront({
+      host: '127.0.0.1',
+      port: 0,
+      upstream: { host: '127.0.0.1', port: await freePort() },
+      health: async () => report,
+      held: true,
+    });
+    await front.start();
+
+    try {
+      // Act
+      const before = await fetch(`${front.url}/health`);
+      report = { status: 'ready', services: { s3: { state: 'up' }, offline: { state: 'up' } } };
+      const after = await fetch(`${front.url}/health`);
+
+      // Assess
+      expect(before.status).toBe(503);
+      expect(await before.json()).toEqual(starting);
+      expect(after.status).toBe(200);
+      expect(((await after.json()) as HealthReport).status).toBe('ready');
     } finally {
       await front.stop();
     }

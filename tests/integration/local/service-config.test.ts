@@ -63,7 +63,7 @@ describe('wiring derived from serverless.yml through `sls print`', () => {
       wiring = deriveWiring(await loadServiceConfig({ serviceDir: FIXTURE_DIR, stage: 'local' }));
     }, 60_000);
 
-    it('subscribes onRawObject to objects created under raw/ ending in .json', () => {
+    it('subscribes onRawObject to objects created under raw/ ending in .json, onGuardedObject under guarded/', () => {
       expect(wiring.s3Subscriptions).toEqual([
         {
           functionKey: 'onRawObject',
@@ -73,10 +73,52 @@ describe('wiring derived from serverless.yml through `sls print`', () => {
           prefix: 'raw/',
           suffix: '.json',
         },
+        {
+          functionKey: 'onGuardedObject',
+          functionName: 'wiring-local-onGuardedObject',
+          bucket: FIXTURE.bucket,
+          event: 's3:ObjectCreated:*',
+          prefix: 'guarded/',
+        },
       ]);
     });
 
-    it('subscribes onRecords to the records stream with its batch size, position, retries and item failures', () => {
+    it("gives onGuardedObject its queue destination and resolves its environment's Ref to a queue and a topic", () => {
+      const guarded = wiring.functions.find((f) => f.key === 'onGuardedObject');
+      expect(guarded).toMatchObject({
+        arn: 'arn:aws:lambda:ap-northeast-1:000000000000:function:wiring-local-onGuardedObject',
+        asyncRetries: 2,
+        onFailure: { type: 'sqs', arn: `arn:aws:sqs:ap-northeast-1:000000000000:${FIXTURE.onFailureQueue}` },
+      });
+      expect(guarded?.environment.ON_FAILURE_QUEUE_URL).toBe(
+        `https://sqs.ap-northeast-1.amazonaws.com/000000000000/${FIXTURE.onFailureQueue}`,
+      );
+      expect(guarded?.environment.ALERTS_TOPIC_ARN).toBe(
+        `arn:aws:sns:ap-northeast-1:000000000000:${FIXTURE.alertsTopic}`,
+      );
+      expect(wiring.functions.find((f) => f.key === 'onRawObject')?.onFailure).toBeUndefined();
+    });
+
+    it('has the on-failure queue, and the alerts topic fanned out to its inbox queue with raw delivery', () => {
+      expect(wiring.queues.map((q) => [q.name, q.attributes])).toEqual([
+        [FIXTURE.onFailureQueue, { MessageRetentionPeriod: '1209600' }],
+        [FIXTURE.alertsInbox, {}],
+      ]);
+      expect(wiring.topics.map((t) => t.arn)).toEqual([
+        `arn:aws:sns:ap-northeast-1:000000000000:${FIXTURE.alertsTopic}`,
+      ]);
+      expect(wiring.topicSubscriptions).toEqual([
+        {
+          source: 'AlertsInboxSubscription',
+          topicArn: `arn:aws:sns:ap-northeast-1:000000000000:${FIXTURE.alertsTopic}`,
+          protocol: 'sqs',
+          endpoint: `arn:aws:sqs:ap-northeast-1:000000000000:${FIXTURE.alertsInbox}`,
+          attributes: { RawMessageDelivery: 'true' },
+        },
+      ]);
+    });
+
+    it('subscribes onRecords and onGuardedRecords to their streams with batch size, position, retries, item failures and destination', () => {
       expect(wiring.streamSubscriptions).toEqual([
         {
           functionKey: 'onRecords',
@@ -87,6 +129,20 @@ describe('wiring derived from serverless.yml through `sls print`', () => {
           startingPosition: 'TRIM_HORIZON',
           reportBatchItemFailures: true,
           maximumRetryAttempts: 2,
+        },
+        {
+          functionKey: 'onGuardedRecords',
+          functionName: 'wiring-local-onGuardedRecords',
+          streamName: FIXTURE.guardedStream,
+          streamArn: `arn:aws:kinesis:ap-northeast-1:000000000000:stream/${FIXTURE.guardedStream}`,
+          batchSize: 3,
+          startingPosition: 'TRIM_HORIZON',
+          reportBatchItemFailures: false,
+          maximumRetryAttempts: 1,
+          onFailure: {
+            type: 'sqs',
+            arn: `arn:aws:sqs:ap-northeast-1:000000000000:${FIXTURE.onFailureQueue}`,
+          },
         },
       ]);
     });

@@ -241,7 +241,11 @@ describe('backoffDelay', () => {
 describe('isRetryableError', () => {
   it.each([
     ['throttling flagged by the SDK', awsError('Anything', { $retryable: { throttling: true } })],
-    ['a server fault', awsError('InternalFailure', { $fault: 'server' })],
+    ['a server fault', awsError('InternalFailure', { $fault: 'server', $metadata: { httpStatusCode: 500 } })],
+    ['another 5xx', awsError('NotImplemented', { $fault: 'server', $metadata: { httpStatusCode: 501 } })],
+    ['a Firehose 503', awsError('ServiceUnavailableException', { $metadata: { httpStatusCode: 503 } })],
+    ['an HTTP 429', awsError('Unknown', { $metadata: { httpStatusCode: 429 } })],
+    ['a timeout', awsError('TimeoutError')],
     ['an HTTP 503', awsError('Unknown', { $metadata: { httpStatusCode: 503 } })],
     ['a Kinesis throughput error', awsError('ProvisionedThroughputExceededException')],
     ['a reset connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],

@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { CollectRequestError, prepareRequest } from '../../../lib/domain/collect';
+import { prepareRequest } from '../../../lib/domain/collect';
+import { CollectRequestError } from '../../../lib/domain/http-body';
 
 /** One request the fake collect received. */
 export interface Received {

@@ -474,8 +474,22 @@ describe('When the streams refuse some records', () => {
       ),
     }));
 
+    // A handler whose retries wait on a recorded fake sleep and a clock that stands still: 4 attempts in all.
+    const waits: number[] = [];
+    const retrying = handlerModule.createHandler({
+      ...handlerModule.collectDeps(loadCollectConfig(ENV)),
+      retry: {
+        maxAttempts: 4,
+        now: () => 1_000_000,
+        random: () => 0.5,
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
+      },
+    });
+
     // Act
-    const response = await invoke(event);
+    const response = await invoke(event, retrying);
 
     // Assess
     const packed = sent.flatMap((e, index) => (e.event_type === 'click' ? [] : [{ index, event: e }]));
@@ -500,10 +514,20 @@ describe('When the streams refuse some records', () => {
       message: `${packed.length + 1} of 9 events could not be stored; send the events listed in "failed" again`,
     });
     expect(metric('Failed')).toEqual({ impression: 2, ad_impression: 2, action: 2, click: 1 });
-    const resentToKinesis = kinesisMock.commandCalls(PutRecordsCommand).slice(1);
-    expect(resentToKinesis.length).toBeGreaterThan(0);
-    for (const call of resentToKinesis)
+    // Each stream: the first call and 3 retries of only what was refused, after waits of 25, 50, 100 ms
+    // (full jitter at 0.5 of 50 ms doubling).
+    const firehoseCalls = firehoseMock.commandCalls(PutRecordBatchCommand);
+    expect(firehoseCalls).toHaveLength(4);
+    for (const call of firehoseCalls.slice(1))
       expect(call.args[0].input.Records?.map((r) => refusedNow(r.Data))).toEqual([true]);
+    const kinesisCalls = kinesisMock.commandCalls(PutRecordsCommand);
+    expect(kinesisCalls).toHaveLength(4);
+    expect(kinesisCalls[0]?.args[0].input.Records).toHaveLength(
+      sent.filter((e) => e.event_type === 'click').length,
+    );
+    for (const call of kinesisCalls.slice(1))
+      expect(call.args[0].input.Records?.map((r) => refusedNow(r.Data))).toEqual([true]);
+    expect(waits.sort((a, b) => a - b)).toEqual([25, 25, 50, 50, 100, 100]);
   });
 });
 

@@ -1,12 +1,10 @@
 import { gzipSync } from 'node:zlib';
+import { type CollectInput, type CollectLimits, prepareRequest } from '../../../lib/domain/collect';
 import {
-  type CollectInput,
-  type CollectLimits,
   MalformedBodyError,
   PayloadTooLargeError,
-  prepareRequest,
   UnsupportedMediaTypeError,
-} from '../../../lib/domain/collect';
+} from '../../../lib/domain/http-body';
 
 const RECEIVED_AT = new Date('2026-11-20T09:30:00.000Z');
 const LIMITS: CollectLimits = { maxEvents: 500, maxBytes: 1_048_576, futureSkewSeconds: 300 };

@@ -5,8 +5,8 @@ import {
   type CollectLimits,
   type PreparedRequest,
   prepareRequest,
-  requestBody,
 } from '../../../lib/domain/collect';
+import { requestBody } from '../../../lib/domain/http-body';
 import { storedEventPatterns } from '../../../lib/schemas';
 
 const RECEIVED_AT = new Date('2026-11-26T09:00:00.000Z');

@@ -18,10 +18,14 @@ function fakeStack(http: string | undefined): LocalStack {
       },
       format: {
         events: [{ s3: { bucket: 'logbase-local-data', rules: [{ prefix: 'raw/' }, { suffix: '.gz' }] } }],
+        destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['Failures', 'Arn'] } } },
       },
     },
     resources: {
-      Resources: { Bucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'logbase-local-data' } } },
+      Resources: {
+        Bucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'logbase-local-data' } },
+        Failures: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'logbase-local-failures' } },
+      },
     },
   } as unknown as PrintedService;
   return {
@@ -35,16 +39,20 @@ function fakeStack(http: string | undefined): LocalStack {
       kinesis: 'http://127.0.0.1:4567',
       dynamodb: 'http://127.0.0.1:4568',
       firehose: 'http://127.0.0.1:4573',
+      sqs: 'http://127.0.0.1:4576',
+      sns: 'http://127.0.0.1:4576',
     },
     dataDir: dataDirLayout('/tmp/logbase-data'),
     env: { LOGBASE_LOCAL: 'true', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' },
-    firehose: { injectFaults: () => undefined, flush: async () => undefined },
+    firehose: { injectFaults: () => undefined, calls: () => 0, flush: async () => undefined },
+    kinesis: { injectFaults: () => undefined, calls: () => 0 },
     stepFunctions: {
       list: () => [],
       start: () => {
         throw new Error('the fake stack runs no state machine');
       },
     },
+    health: async () => ({ status: 'ready', services: {} }),
     stop: async () => undefined,
   };
 }
@@ -57,12 +65,16 @@ describe('logbase dev banner', () => {
     // Assess
     for (const line of [
       /HTTP API\s+http:\/\/127\.0\.0\.1:3000\s+POST \/v1\/events/,
+      /Health\s+http:\/\/127\.0\.0\.1:3000\/health\s+200 when every service is up, 503 otherwise/,
       /^\s+http:\/\/127\.0\.0\.1:41234\s+serverless-offline's own port, behind the HTTP API/m,
       /Lambda\s+http:\/\/127\.0\.0\.1:3002/,
       /S3\s+http:\/\/127\.0\.0\.1:4569\s+buckets: logbase-local-data/,
       /Kinesis\s+http:\/\/127\.0\.0\.1:4567/,
       /DynamoDB\s+http:\/\/127\.0\.0\.1:4568/,
       /Firehose\s+http:\/\/127\.0\.0\.1:4573/,
+      /SQS\s+http:\/\/127\.0\.0\.1:4576\s+queues: logbase-local-failures/,
+      /SNS\s+http:\/\/127\.0\.0\.1:4576\s+topics: none/,
+      /format on failure \(after 2 retries\) -> sqs logbase-local-failures/,
       /Step Fns\s+\(in this process\)\s+state machines: none/,
       /Data dir\s+\/tmp\/logbase-data/,
       /API key\s+lb_local_key1$/m,

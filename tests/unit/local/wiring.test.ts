@@ -17,6 +17,8 @@ function printed(
 
 const bucket = { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'svc-data' } };
 const stream = { Type: 'AWS::Kinesis::Stream', Properties: { Name: 'svc-stream', ShardCount: '2' } };
+const queue = { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'svc-failures' } };
+const topic = { Type: 'AWS::SNS::Topic', Properties: { TopicName: 'svc-alerts' } };
 
 describe('deriveWiring', () => {
   it('resolves Ref, Fn::GetAtt, Fn::Sub and Fn::Join against the logical resources', () => {
@@ -161,8 +163,206 @@ describe('deriveWiring', () => {
   it('gives each function its name and provider + function environment as strings', () => {
     const wiring = deriveWiring(printed({}, { fn: { environment: { OWN: 'x', COUNT: 4 } } }));
     expect(wiring.functions).toEqual([
-      { key: 'fn', name: 'svc-local-fn', environment: { SHARED: 'yes', COUNT: '4', OWN: 'x' } },
+      {
+        key: 'fn',
+        name: 'svc-local-fn',
+        arn: 'arn:aws:lambda:eu-west-1:000000000000:function:svc-local-fn',
+        environment: { SHARED: 'yes', COUNT: '4', OWN: 'x' },
+        asyncRetries: 2,
+      },
     ]);
+  });
+
+  it('resolves Ref and Fn::GetAtt of queues and topics in a function environment as CloudFormation does', () => {
+    // Prepare
+    const config = printed(
+      { Queue: queue, Topic: topic },
+      {
+        fn: {
+          environment: {
+            QUEUE_URL: { Ref: 'Queue' },
+            QUEUE_ARN: { 'Fn::GetAtt': ['Queue', 'Arn'] },
+            QUEUE_NAME: { 'Fn::GetAtt': ['Queue', 'QueueName'] },
+            TOPIC_ARN: { Ref: 'Topic' },
+            TOPIC_NAME: { 'Fn::GetAtt': ['Topic', 'TopicName'] },
+            IMPORTED: { 'Fn::ImportValue': 'elsewhere' },
+          },
+        },
+      },
+    );
+
+    // Act
+    const wiring = deriveWiring(config);
+
+    // Assess
+    expect(wiring.functions[0]?.environment).toEqual({
+      SHARED: 'yes',
+      COUNT: '3',
+      QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/000000000000/svc-failures',
+      QUEUE_ARN: 'arn:aws:sqs:eu-west-1:000000000000:svc-failures',
+      QUEUE_NAME: 'svc-failures',
+      TOPIC_ARN: 'arn:aws:sns:eu-west-1:000000000000:svc-alerts',
+      TOPIC_NAME: 'svc-alerts',
+    });
+    expect(wiring.warnings).toEqual([
+      'functions.fn.environment.IMPORTED is left out locally: functions.fn.environment.IMPORTED: Fn::ImportValue is not supported by the local stack',
+    ]);
+  });
+
+  it('reads queues with their attributes as strings (RedrivePolicy as JSON), topics and their sqs subscriptions', () => {
+    // Prepare
+    const config = printed({
+      Dlq: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'svc-dlq' } },
+      Queue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: {
+          QueueName: 'svc-work',
+          VisibilityTimeout: 60,
+          RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['Dlq', 'Arn'] }, maxReceiveCount: 3 },
+          SqsManagedSseEnabled: true,
+        },
+      },
+      Topic: {
+        Type: 'AWS::SNS::Topic',
+        Properties: {
+          TopicName: 'svc-alerts',
+          Subscription: [
+            { Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['Dlq', 'Arn'] } },
+            { Protocol: 'email', Endpoint: 'ops@example.com' },
+          ],
+        },
+      },
+      Subscription: {
+        Type: 'AWS::SNS::Subscription',
+        Properties: {
+          TopicArn: { Ref: 'Topic' },
+          Protocol: 'sqs',
+          Endpoint: { 'Fn::GetAtt': ['Queue', 'Arn'] },
+          FilterPolicy: { kind: ['disk'] },
+          RawMessageDelivery: true,
+        },
+      },
+    });
+
+    // Act
+    const wiring = deriveWiring(config);
+
+    // Assess
+    expect(wiring.queues.map((q) => [q.name, q.attributes])).toEqual([
+      ['svc-dlq', {}],
+      [
+        'svc-work',
+        {
+          VisibilityTimeout: '60',
+          RedrivePolicy:
+            '{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:000000000000:svc-dlq","maxReceiveCount":3}',
+        },
+      ],
+    ]);
+    expect(wiring.topics).toEqual([
+      {
+        logicalId: 'Topic',
+        name: 'svc-alerts',
+        arn: 'arn:aws:sns:eu-west-1:000000000000:svc-alerts',
+        attributes: {},
+      },
+    ]);
+    expect(wiring.topicSubscriptions).toEqual([
+      {
+        source: 'Topic.Subscription[0]',
+        topicArn: 'arn:aws:sns:eu-west-1:000000000000:svc-alerts',
+        protocol: 'sqs',
+        endpoint: 'arn:aws:sqs:eu-west-1:000000000000:svc-dlq',
+        attributes: {},
+      },
+      {
+        source: 'Subscription',
+        topicArn: 'arn:aws:sns:eu-west-1:000000000000:svc-alerts',
+        protocol: 'sqs',
+        endpoint: 'arn:aws:sqs:eu-west-1:000000000000:svc-work',
+        attributes: { RawMessageDelivery: 'true', FilterPolicy: '{"kind":["disk"]}' },
+      },
+    ]);
+    expect(wiring.warnings).toEqual([
+      'resources.Resources.Topic.Properties.Subscription[1]: SNS subscriptions with protocol email are not emulated locally (sqs only)',
+    ]);
+  });
+
+  it('reads on-failure destinations of functions and stream events, as an ARN or as { type, arn }', () => {
+    // Prepare
+    const config = printed(
+      { Stream: stream, Queue: queue, Topic: topic },
+      {
+        viaObject: {
+          maximumRetryAttempts: 0,
+          destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['Queue', 'Arn'] } } },
+        },
+        viaArn: { destinations: { onFailure: { Ref: 'Topic' } } },
+        toFunction: { destinations: { onFailure: 'viaArn', onSuccess: 'viaArn' } },
+        reader: {
+          events: [
+            {
+              stream: {
+                arn: { 'Fn::GetAtt': ['Stream', 'Arn'] },
+                destinations: { onFailure: 'arn:aws:sqs:eu-west-1:000000000000:svc-failures' },
+              },
+            },
+          ],
+        },
+      },
+    );
+
+    // Act
+    const wiring = deriveWiring(config);
+
+    // Assess
+    const byKey = Object.fromEntries(wiring.functions.map((f) => [f.key, f]));
+    expect(byKey.viaObject).toMatchObject({
+      asyncRetries: 0,
+      onFailure: { type: 'sqs', arn: 'arn:aws:sqs:eu-west-1:000000000000:svc-failures' },
+    });
+    expect(byKey.viaArn?.onFailure).toEqual({
+      type: 'sns',
+      arn: 'arn:aws:sns:eu-west-1:000000000000:svc-alerts',
+    });
+    expect(byKey.toFunction?.onFailure).toBeUndefined();
+    expect(wiring.streamSubscriptions[0]?.onFailure).toEqual({
+      type: 'sqs',
+      arn: 'arn:aws:sqs:eu-west-1:000000000000:svc-failures',
+    });
+    expect(wiring.warnings).toEqual([
+      'functions.toFunction.destinations.onSuccess is not emulated locally',
+      'functions.toFunction.destinations.onFailure: function destinations are not emulated locally (sqs and sns only); viaArn gets nothing',
+    ]);
+  });
+
+  it('rejects an on-failure destination that is no queue or topic of the resources', () => {
+    const config = printed(
+      {},
+      { fn: { destinations: { onFailure: 'arn:aws:sqs:eu-west-1:000000000000:elsewhere' } } },
+    );
+    expect(() => deriveWiring(config)).toThrow(
+      new WiringError(
+        "functions.fn.destinations.onFailure: arn:aws:sqs:eu-west-1:000000000000:elsewhere is no queue or topic of serverless.yml's resources",
+      ),
+    );
+  });
+
+  it('rejects a subscription to a queue the resources do not define', () => {
+    const config = printed({
+      Topic: topic,
+      Sub: {
+        Type: 'AWS::SNS::Subscription',
+        Properties: {
+          TopicArn: { Ref: 'Topic' },
+          Protocol: 'sqs',
+          Endpoint: 'arn:aws:sqs:eu-west-1:000000000000:nope',
+        },
+      },
+    });
+    expect(() => deriveWiring(config)).toThrow(
+      /subscription Sub: queue arn:aws:sqs:eu-west-1:000000000000:nope/,
+    );
   });
 
   it('builds CreateTable input with throughput only for PROVISIONED tables', () => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runSchemas, type SchemasOptions } from '../../../cli/commands/schemas';
+import { currentLock, formatLock, type RegistryLock } from '../../../cli/schemas-lock';
 import { listSchemas } from '../../../lib/schemas';
-import { currentLock, formatLock, type RegistryLock } from '../../../lib/schemas/lock';
 
 /** Runs `logbase schemas` in-process and captures what it prints. */
 function run(type: string | undefined, options: SchemasOptions) {
@@ -172,6 +172,8 @@ describe('logbase schemas --write-lock', () => {
 });
 
 describe('the logbase binary', () => {
+  // Each test starts the CLI in a new process (tsx compiles it first): seconds on a busy machine.
+  jest.setTimeout(30_000);
   const exec = promisify(execFile);
   const bin = join(__dirname, '../../../bin/logbase.cjs');
 

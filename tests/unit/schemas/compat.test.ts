@@ -1,3 +1,4 @@
+import { readLock } from '../../../cli/schemas-lock';
 import { listSchemas } from '../../../lib/schemas';
 import {
   checkCompatibility,
@@ -6,7 +7,6 @@ import {
   toLocked,
   unrecordedAdditions,
 } from '../../../lib/schemas/compat';
-import { readLock } from '../../../lib/schemas/lock';
 
 const published: LockedSchema[] = [
   {

@@ -2,12 +2,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as Tb from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { type LockedSchema, toLocked } from './compat';
-import { explainValue, type FieldError } from './explain';
-import { listSchemas } from './index';
+import { type LockedSchema, toLocked } from '../lib/schemas/compat';
+import { explainValue, type FieldError } from '../lib/schemas/explain';
+import { listSchemas } from '../lib/schemas/index';
 
-/** The committed snapshot of published schema shapes. */
-export const LOCK_PATH = join(__dirname, 'registry.lock.json');
+/**
+ * The committed snapshot of published schema shapes, beside the registry. Reading and writing it is
+ * the CLI's (`logbase schemas --check | --write-lock`) and the tests' business: nothing in a Lambda
+ * reads it, so this module lives under cli/, not lib/.
+ */
+export const LOCK_PATH = join(__dirname, '../lib/schemas/registry.lock.json');
 
 /** Raised when the lock file is missing, not JSON, or not shaped like a lock. */
 export class LockFileError extends Error {
