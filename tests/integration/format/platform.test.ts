@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { generateTraffic } from '../../../cli/traffic';
 import { rawObjectLines } from '../../../cli/traffic/raw-objects';
 import { lambdaClient } from '../../../lib/aws/clients';
@@ -162,4 +163,29 @@ describe('The formatter on the local stack', () => {
       source: { key: empty },
     });
   });
+
+  it('sends the event to the on-failure queue after Lambda retries an S3 5xx that does not pass', async () => {
+    // Prepare: s3rver keeps an object as a file named after its key's last part, plus its own
+    // suffixes (about 35 bytes while writing); a 220-byte name fits the file system's 255, the
+    // quarantine object's, 9 bytes longer, does not, and s3rver answers its PutObject with a 500
+    // every time: an S3 error that may pass, and here does not.
+    const key = `raw/events/dt=2026-03-01/hour=04/${'n'.repeat(217)}.gz`;
+    const bad = rawObjectLines({ lines: 20, badShare: 0.2, seed: 14 });
+    const { sqs } = platform.clients;
+    const { QueueUrl } = await sqs.send(
+      new GetQueueUrlCommand({ QueueName: 'logbase-local-format-failures' }),
+    );
+    // Act
+    await putRaw(key, gzipSync(Buffer.concat(bad.lines)));
+    const message = await eventually(
+      'the on-failure record on logbase-local-format-failures',
+      async () => (await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }))).Messages?.[0],
+      50_000,
+    );
+    // Assess
+    const record = JSON.parse(message.Body ?? '{}');
+    expect(record.requestContext).toMatchObject({ condition: 'RetriesExhausted', approximateInvokeCount: 3 });
+    expect(record.requestPayload.Records[0].s3.object.key).toBe(encodeS3EventKey(key));
+    expect(record.responsePayload.errorMessage).toMatch(/raw\/events\/dt=2026-03-01\/hour=04\/n+\.gz/);
+  }, 60_000);
 });
