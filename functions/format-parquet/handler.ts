@@ -14,6 +14,8 @@ import { type FormatDeps, formatS3Event } from './format';
 /** The real dependencies: a traced S3 client and one DuckDB per container, opened on first use. */
 export function formatDeps(config: FormatConfig): FormatDeps {
   let writer: Promise<ParquetWriter> | undefined;
+  // Its patterns are compiled once per container; objects are formatted one after the other.
+  const check = new PatternLineCheck();
   return {
     config,
     s3: tracer.captureAWSv3Client(s3Client()),
@@ -24,7 +26,7 @@ export function formatDeps(config: FormatConfig): FormatDeps {
       });
       return writer;
     },
-    check: () => new PatternLineCheck(),
+    check: () => check,
     logger,
     metrics,
     now: () => new Date(),

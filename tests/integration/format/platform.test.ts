@@ -188,4 +188,30 @@ describe('The formatter on the local stack', () => {
     expect(record.requestPayload.Records[0].s3.object.key).toBe(encodeS3EventKey(key));
     expect(record.responsePayload.errorMessage).toMatch(/raw\/events\/dt=2026-03-01\/hour=04\/n+\.gz/);
   }, 60_000);
+
+  it('deletes what an earlier run wrote for an object and this run does not (a replay under another segment size)', async () => {
+    // Prepare: an earlier run's manifest naming an output this run will not write.
+    const key = 'raw/clicks/dt=2026-03-01/hour=05/replayed.gz';
+    const stale = 'lake/click/v1/dt=2026-03-01/hour=05/replayed-00000000-s0099.parquet';
+    await putRaw(stale, Buffer.from('PAR1 stale'));
+    const earlier = {
+      outputs: [{ key: stale, type: 'click', version: 1, dt: '2026-03-01', hour: '05', rows: 1, bytes: 10 }],
+    };
+    await platform.clients.s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: manifestKey(key), Body: JSON.stringify(earlier) }),
+    );
+    // Act
+    await putRaw(key, gzipSync(Buffer.concat(rawObjectLines({ lines: 50, seed: 15 }).lines)));
+    const manifest = await eventually(
+      'the new manifest',
+      async () => {
+        const m = await manifestOf(key);
+        return m?.lines_read === 50 ? m : undefined;
+      },
+      30_000,
+    );
+    // Assess
+    expect(manifest.outputs.map((o) => o.key)).not.toContain(stale);
+    expect(await listKeys(platform.clients.s3, BUCKET, stale)).toEqual([]);
+  });
 });
