@@ -255,7 +255,8 @@ export class PatternLineCheck implements StoredLineCheck {
   errors: FieldError[] = [];
   private readonly patterns: EventPatterns = storedEventPatterns();
   private readonly slow = new ParsedLineCheck();
-  private readonly needles = new Map<string, string[]>();
+  /** Per (type, version): each date-time field's `"name":"` and whether it sits in the line's second half. */
+  private readonly needles = new Map<string, { needle: string; late: boolean }[]>();
 
   check(text: string): boolean {
     const match = this.patterns.match(text, 0);
@@ -281,11 +282,16 @@ export class PatternLineCheck implements StoredLineCheck {
     const key = `${type}.${version}`;
     let needles = this.needles.get(key);
     if (needles === undefined) {
-      needles = timestampsOf(type, version).map((name) => `"${name}":"`);
+      const names = columns(type, version).map((c) => c.name);
+      needles = timestampsOf(type, version).map((name) => ({
+        needle: `"${name}":"`,
+        late: names.indexOf(name) >= names.length / 2,
+      }));
       this.needles.set(key, needles);
     }
-    for (const needle of needles) {
-      const at = text.indexOf(needle);
+    // A matched line has no escaped quote: each field name appears once, searched from its end.
+    for (const { needle, late } of needles) {
+      const at = late ? text.lastIndexOf(needle) : text.indexOf(needle);
       // An optional date-time left out has nothing to look at.
       if (at !== -1 && !duckDbReadsDateTimeAt(text, at + needle.length)) return false;
     }
