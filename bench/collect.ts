@@ -103,12 +103,6 @@ function makeBodies(): { bodies: Buffer[]; events: number } {
   return { bodies, events: start };
 }
 
-interface Throughput {
-  floor: number;
-  collect: number;
-  rejected: number;
-}
-
 /** One pass over all the bodies: the events seen and, when the pass timed itself, its ms. */
 type Pass = () => number | Promise<{ events: number; ms: number }>;
 

@@ -20,6 +20,8 @@ export interface DataDirLayout {
   failedEvents: string;
   /** Firehose deliveries that could not be written to S3. */
   failedDeliveries: string;
+  /** One JSON line per `logbase query` run on the local lake (who, when, SQL, tables read). */
+  queryLog: string;
 }
 
 /** Marks a folder as a logbase data dir, so `--fresh` never wipes a folder it did not create. */
@@ -39,6 +41,7 @@ export function dataDirLayout(root: string): DataDirLayout {
     failedBatches: join(dir, 'failed-batches'),
     failedEvents: join(dir, 'failed-events'),
     failedDeliveries: join(dir, 'failed-deliveries'),
+    queryLog: join(dir, 'query-log.jsonl'),
   };
 }
 

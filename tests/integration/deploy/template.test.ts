@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { listSchemas } from '../../../lib/schemas';
 
 /**
  * What `npx sls deploy --stage <stage>` would send to CloudFormation: the template `sls package` writes,
@@ -69,6 +70,36 @@ function allowStatements(t: Template) {
 }
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+
+/** The TableInput of every Glue table and view, in the database of serverless.yml. */
+const glueTables = (t: Template) =>
+  ofType(t, 'AWS::Glue::Table').map(([, r]) => {
+    expect(r.Properties?.DatabaseName).toEqual({ Ref: 'GlueDatabase' });
+    return r.Properties?.TableInput;
+  });
+
+/** params.athenaBytesScannedCutoff per stage: 10 GiB. */
+const ATHENA_CUTOFF: Record<string, number> = { dev: 10_737_418_240, prod: 10_737_418_240 };
+
+/** How each registry column type must appear in Glue (Hive) and in an Athena view (Presto). */
+const EXPECTED_HIVE_TYPE: Record<string, string> = {
+  string: 'string',
+  int: 'int',
+  bigint: 'bigint',
+  double: 'double',
+  boolean: 'boolean',
+  timestamp: 'timestamp',
+  'map<string,string>': 'map<string,string>',
+};
+const EXPECTED_PRESTO_TYPE: Record<string, string> = {
+  string: 'varchar',
+  int: 'integer',
+  bigint: 'bigint',
+  double: 'double',
+  boolean: 'boolean',
+  timestamp: 'timestamp',
+  'map<string,string>': 'map(varchar,varchar)',
+};
 
 // AWS X-Ray has no resource-level permissions: PutTraceSegments and PutTelemetryRecords only accept Resource "*".
 const NEEDS_STAR_RESOURCE = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
@@ -154,12 +185,99 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     }
   });
 
-  it('has the Glue database and an Athena work group that caps the bytes one query may scan', () => {
+  it('has the Glue database and an Athena work group that cancels any query scanning over 10 GiB, for every user', () => {
     expect(one(template, 'GlueDatabase').Properties?.DatabaseInput.Name).toBe(`logbase_${stage}`);
-    const wg = one(template, 'AthenaWorkGroup').Properties?.WorkGroupConfiguration;
-    expect(wg.EnforceWorkGroupConfiguration).toBe(true);
-    // 10 GB: params.athenaBytesScannedCutoff, the same on every stage.
-    expect(wg.BytesScannedCutoffPerQuery).toBe(10_737_418_240);
+    const wg = one(template, 'AthenaWorkGroup').Properties ?? {};
+    expect(wg.Name).toBe(`logbase-${stage}`);
+    // Enforced: a client's own settings (output location, cutoff) cannot override the work group's.
+    expect(wg.WorkGroupConfiguration.EnforceWorkGroupConfiguration).toBe(true);
+    expect(wg.WorkGroupConfiguration.BytesScannedCutoffPerQuery).toBe(ATHENA_CUTOFF[stage]);
+  });
+
+  it('has a Glue table per registry type and version, with the registry columns as Hive types, partitioned by dt and hour', () => {
+    const tables = glueTables(template).filter((t) => t.TableType === 'EXTERNAL_TABLE');
+    expect(tables.map((t) => t.Name).sort()).toEqual(
+      listSchemas()
+        .map((s) => `${s.type}_v${s.version}`)
+        .sort(),
+    );
+    for (const s of listSchemas()) {
+      const t = tables.find((x) => x.Name === `${s.type}_v${s.version}`);
+      expect(t?.StorageDescriptor.Columns.map((c: any) => [c.Name, c.Type])).toEqual(
+        s.fields.map((f) => [f.name, EXPECTED_HIVE_TYPE[f.type]]),
+      );
+      expect(t?.PartitionKeys.map((c: any) => [c.Name, c.Type])).toEqual([
+        ['dt', 'string'],
+        ['hour', 'string'],
+      ]);
+      expect(t?.StorageDescriptor.Location).toEqual({
+        'Fn::Sub': `s3://\${DataBucket}/lake/${s.type}/v${s.version}/`,
+      });
+      expect(t?.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
+        'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+      );
+      expect(t?.StorageDescriptor.InputFormat).toBe(
+        'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+      );
+    }
+    // Spot checks against the registry as a reader knows it.
+    const click = tables.find((t) => t.Name === 'click_v1')?.StorageDescriptor.Columns;
+    expect(click).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Name: 'occurred_at', Type: 'timestamp' }),
+        expect.objectContaining({ Name: 'position', Type: 'int' }),
+      ]),
+    );
+    const action = tables.find((t) => t.Name === 'action_v1')?.StorageDescriptor.Columns;
+    expect(action).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Name: 'properties', Type: 'map<string,string>' })]),
+    );
+  });
+
+  it('projects the dt and hour partitions of every lake table (no crawler, no partitions to add)', () => {
+    for (const t of glueTables(template).filter((x) => x.TableType === 'EXTERNAL_TABLE')) {
+      const [type, version] = String(t.Name).split(/_v(?=\d+$)/);
+      expect(t.Parameters).toEqual(
+        expect.objectContaining({
+          classification: 'parquet',
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': '2020-01-01,NOW+1DAYS',
+          'projection.dt.interval': '1',
+          'projection.dt.interval.unit': 'DAYS',
+          'projection.hour.type': 'integer',
+          'projection.hour.range': '0,23',
+          'projection.hour.digits': '2',
+          'storage.location.template': {
+            'Fn::Sub': `s3://\${DataBucket}/lake/${type}/v${version}/dt=\${!dt}/hour=\${!hour}/`,
+          },
+        }),
+      );
+    }
+  });
+
+  it('has an Athena view per event type over its latest version, so SELECT ... FROM click works', () => {
+    const views = glueTables(template).filter((t) => t.TableType === 'VIRTUAL_VIEW');
+    const latest = listSchemas().filter((s) => s.latest);
+    expect(views.map((v) => v.Name).sort()).toEqual(latest.map((s) => s.type).sort());
+    for (const s of latest) {
+      const view = views.find((v) => v.Name === s.type);
+      expect(view?.Parameters).toEqual({ presto_view: 'true', comment: 'Presto View' });
+      expect(view?.ViewExpandedText).toBe('/* Presto View */');
+      const encoded = /^\/\* Presto View: (\S+) \*\/$/.exec(view?.ViewOriginalText)?.[1];
+      const definition = JSON.parse(Buffer.from(encoded ?? '', 'base64').toString('utf8'));
+      expect(definition).toEqual({
+        originalSql: `SELECT * FROM "logbase_${stage}"."${s.type}_v${s.version}"`,
+        catalog: 'awsdatacatalog',
+        schema: `logbase_${stage}`,
+        columns: [
+          ...s.fields.map((f) => ({ name: f.name, type: EXPECTED_PRESTO_TYPE[f.type] })),
+          { name: 'dt', type: 'varchar' },
+          { name: 'hour', type: 'varchar' },
+        ],
+      });
+    }
   });
 
   it('serves POST /v1/events from the collect function on Node.js 22', () => {

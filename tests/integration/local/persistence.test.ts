@@ -7,6 +7,7 @@ import {
   PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DataDirError } from '../../../local/errors';
 import type { LocalStack } from '../../../local/stack';
@@ -64,6 +65,15 @@ describe('the local stack data dir', () => {
     return texts.sort();
   }
 
+  /** The bodies of the messages on the on-failure queue (received, so hidden for 30 s after). */
+  async function queued(clients: ReturnType<typeof clientsFor>): Promise<string[]> {
+    const { QueueUrl } = await clients.sqs.send(
+      new GetQueueUrlCommand({ QueueName: FIXTURE.onFailureQueue }),
+    );
+    const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    return (out.Messages ?? []).map((m) => m.Body as string);
+  }
+
   const item = (clients: ReturnType<typeof clientsFor>) =>
     clients.dynamodb.send(new GetItemCommand({ TableName: FIXTURE.table, Key: { pk: { S: 'kept' } } }));
 
@@ -76,7 +86,7 @@ describe('the local stack data dir', () => {
     await removeDir(dataDir);
   });
 
-  it('keeps objects, items, stream records, buffered Firehose records and checkpoints across a stop/start', async () => {
+  it('keeps objects, items, stream records, queued messages, buffered Firehose records and checkpoints across a stop/start', async () => {
     // Prepare: a first run writes to every service; the bulk record stays buffered (900 s interval)
     const first = await start(true);
     await first.clients.s3.send(
@@ -95,6 +105,10 @@ describe('the local stack data dir', () => {
     await eventually('before-restart delivered', () =>
       first.onRecords.events.some((e) => e.Records.some((r) => recordText(r) === 'before-restart')),
     );
+    const { QueueUrl } = await first.clients.sqs.send(
+      new GetQueueUrlCommand({ QueueName: FIXTURE.onFailureQueue }),
+    );
+    await first.clients.sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'queued-before-restart' }));
     await first.clients.firehose.send(
       new PutRecordBatchCommand({
         DeliveryStreamName: FIXTURE.bulk,
@@ -116,6 +130,7 @@ describe('the local stack data dir', () => {
     // Assess
     expect((await readObject(second.clients.s3, FIXTURE.bucket, 'kept/object.txt')).toString()).toBe('kept');
     expect((await item(second.clients)).Item?.kind).toEqual({ S: 'test' });
+    expect(await queued(second.clients)).toEqual(['queued-before-restart']);
     expect(await streamTexts(second.clients)).toEqual(['after-restart', 'before-restart']);
     const [bulkKey] = await listKeys(second.clients.s3, FIXTURE.bucket, 'bulk/');
     expect(await readGzipText(second.clients.s3, FIXTURE.bucket, bulkKey as string)).toBe('buffered\n');
@@ -127,7 +142,7 @@ describe('the local stack data dir', () => {
     await stop(second.stack, second.clients);
   });
 
-  it('starts empty with fresh: bucket, stream and table exist again, with nothing in them', async () => {
+  it('starts empty with fresh: bucket, stream, table and queue exist again, with nothing in them', async () => {
     // Act
     const { stack, clients } = await start(true);
 
@@ -135,6 +150,7 @@ describe('the local stack data dir', () => {
     expect(await listKeys(clients.s3, FIXTURE.bucket, '')).toEqual([]);
     expect((await item(clients)).Item).toBeUndefined();
     expect(await streamTexts(clients)).toEqual([]);
+    expect(await queued(clients)).toEqual([]);
     await stop(stack, clients);
   });
 

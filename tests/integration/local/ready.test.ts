@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { HealthReport } from '../../../local/health';
 import { freePort } from '../../../local/ports';
 import { type LocalStack, startLocalStack } from '../../../local/stack';
-import { removeDir, tempDataDir } from './harness';
+import { eventually, removeDir, tempDataDir } from './harness';
 
 /** The HTTP front test's one-function service: serverless-offline runs `echo` (POST /echo). */
 const FIXTURE_DIR = resolve(__dirname, '../../fixtures/http-front');
@@ -82,4 +82,28 @@ describe('the local stack answers on its HTTP port only what the whole stack is 
     for (const name of SERVICES) expect(reportAfter.services[name]?.state).toBe('up');
     expect(reportAfter.services.sqs?.endpoint).toBe(stack.endpoints.sqs);
   }, 120_000);
+
+  it('holds requests while serverless-offline is started again after a crash, and answers them once it is back', async () => {
+    // Prepare: the stack of the first test
+    const running = stack as LocalStack;
+    const first = running.offlinePid as number;
+    const url = running.endpoints.http as string;
+
+    // Act: kill serverless-offline from outside; once the stack has seen it go, send a request
+    process.kill(-first, 'SIGKILL');
+    await eventually('the stack to see serverless-offline go', async () => {
+      const report = await running.health();
+      return report.services.offline?.state === 'starting';
+    });
+    const health = await fetch(`${url}/health`);
+    const report = (await health.json()) as HealthReport;
+    const res = await fetch(`${url}/echo`, { method: 'POST', body: 'after the crash' });
+
+    // Assess
+    expect(health.status).toBe(503);
+    expect(report.status).toBe('degraded');
+    expect(res.status).toBe(200);
+    expect(running.offlinePid).not.toBe(first);
+    expect((await running.health()).status).toBe('ready');
+  }, 90_000);
 });
