@@ -244,7 +244,7 @@ async function stackLatency(): Promise<void> {
     dataDir,
     fresh: true,
     offline: true,
-    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, http: 0, lambda: 0 },
+    ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
     log: silentLog,
   });
   const s3 = s3Client({ ...process.env, ...stack.env });
