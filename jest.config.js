@@ -5,8 +5,10 @@ const swc = [
 ];
 const common = {
   transform: { '^.+\\.(t|j)sx?$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  transformIgnorePatterns: ['/node_modules/(?!@middy/|hyparquet|hysnappy)'],
   testEnvironment: 'node',
+  // The DuckDB layer's build output (layers/duckdb/.build) is a copy of packages, not project code.
+  modulePathIgnorePatterns: ['<rootDir>/layers/duckdb/.build/'],
   setupFilesAfterEnv: ['<rootDir>/tests/setup.ts'],
 };
 

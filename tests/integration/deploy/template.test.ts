@@ -12,7 +12,12 @@ import { listSchemas } from '../../../lib/schemas';
 const ROOT = resolve(__dirname, '../../..');
 const run = promisify(execFile);
 
-type Resource = { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string };
+type Resource = {
+  Type: string;
+  Properties?: Record<string, any>;
+  DeletionPolicy?: string;
+  DependsOn?: string[];
+};
 type Template = { Resources: Record<string, Resource> };
 
 async function packageStage(stage: string): Promise<Template> {
@@ -428,5 +433,62 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     );
     const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
     expect(routes).toContain('POST /v1/articles');
+  });
+
+  // ---------------------------------------------------------------- formatParquet (issue 8)
+  it('subscribes formatParquet to ObjectCreated under raw/events/ and raw/clicks/ only, not raw/errors/', () => {
+    const [, subscription] = ofType(template, 'Custom::S3').find(
+      ([, r]) => r.Properties?.FunctionName === `logbase-${stage}-formatParquet`,
+    ) as [string, Resource];
+    const configs = subscription.Properties?.BucketConfigs as {
+      Event: string;
+      Rules: { Prefix?: string }[];
+    }[];
+    expect(subscription.Properties?.BucketName).toBe(`logbase-${stage}-data-ap-northeast-1`);
+    expect(configs.map((c) => [c.Event, c.Rules])).toEqual([
+      ['s3:ObjectCreated:*', [{ Prefix: 'raw/events/' }]],
+      ['s3:ObjectCreated:*', [{ Prefix: 'raw/clicks/' }]],
+    ]);
+    expect(subscription.DependsOn).toEqual(expect.arrayContaining(['DataBucket']));
+  });
+
+  it('runs formatParquet on arm64 with the DuckDB layer, and sends events that still fail after the retries to SQS', () => {
+    const fn = one(template, 'FormatParquetLambdaFunction').Properties ?? {};
+    expect(fn.Architectures).toEqual(['arm64']);
+    expect(fn.Layers).toEqual([{ Ref: 'DuckdbLambdaLayer' }]);
+    const layer = one(template, 'DuckdbLambdaLayer').Properties ?? {};
+    expect(layer.CompatibleArchitectures).toEqual(['arm64']);
+    expect(layer.CompatibleRuntimes).toEqual(['nodejs22.x']);
+    const invokeConfig = one(template, 'FormatParquetLambdaEvConf').Properties ?? {};
+    expect(invokeConfig.DestinationConfig).toEqual({
+      OnFailure: { Destination: { 'Fn::GetAtt': ['FormatFailuresQueue', 'Arn'] } },
+    });
+  });
+
+  it('gives formatParquet exactly the reads, writes and deletes it makes, on its prefixes', () => {
+    const role = one(template, 'FormatParquetIamRoleLambdaExecution');
+    const statements = (role.Properties?.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .map((s: any) => ({ actions: list(s.Action).sort(), resource: JSON.stringify(s.Resource) }));
+    const actions = statements.flatMap((s: { actions: unknown[] }) => s.actions).sort();
+    expect(actions).toEqual([
+      'logs:CreateLogGroup',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+      'sqs:SendMessage',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const on = (action: string) =>
+      statements.find((s: { actions: string[] }) => s.actions.includes(action))?.resource ?? '';
+    expect(on('s3:GetObject')).toMatch(/raw\/events\/\*.*raw\/clicks\/\*.*lake\/_manifests\/\*/);
+    expect(on('s3:GetObject')).not.toMatch(/raw\/\*|raw\/errors/);
+    expect(on('s3:PutObject')).toMatch(/lake\/\*.*quarantine\/format\/\*/);
+    expect(on('s3:DeleteObject')).toMatch(/data-ap-northeast-1\/lake\/\*"/);
+    expect(on('sqs:SendMessage')).toBe(JSON.stringify({ 'Fn::GetAtt': ['FormatFailuresQueue', 'Arn'] }));
   });
 });
