@@ -26,7 +26,7 @@ module.exports = {
   coverageThreshold: {
     './lib/domain/': { lines: 98, branches: 93, functions: 98 },
     './lib/schemas/': { lines: 96, branches: 87, functions: 97 },
-    './lib/aws/': { lines: 94, branches: 88, functions: 79 },
+    './lib/aws/': { lines: 95, branches: 86, functions: 89 },
     './functions/collect/': { lines: 97, branches: 85, functions: 99 },
     './cli/traffic/': { lines: 98, branches: 89, functions: 99 },
     // Functions re-based from 77 when logbase send's HTTP client (its best-covered functions) moved
@@ -34,6 +34,11 @@ module.exports = {
     './cli/commands/': { lines: 77, branches: 76, functions: 75 },
     './cli/client/': { lines: 96, branches: 83, functions: 100 },
     './functions/vectorize-article/': { lines: 96, branches: 77, functions: 100 },
+    './functions/update-user-vectors/': { lines: 99, branches: 84, functions: 100 },
+    './functions/get-user-vector/': { lines: 99, branches: 93, functions: 83 },
+    './functions/format-parquet/': { lines: 64, branches: 64, functions: 77 },
+    './cli/query/': { lines: 97, branches: 80, functions: 96 },
+    // lib/format/ (the DuckDB writer) is covered by the integration suite, which runs it on real DuckDB.
   },
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
