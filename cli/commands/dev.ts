@@ -279,6 +279,22 @@ export function whereToLook(
       `    list it: aws --endpoint-url ${stack.endpoints.s3} s3 ls s3://${bucket}/ --recursive (any credentials)`,
     );
   }
+  // What the stack's functions make of them, when serverless.yml wires those functions.
+  const wired = new Set(stack.wiring.functions.map((f) => f.key));
+  const today = new Date().toISOString().slice(0, 10);
+  if (wired.has('formatParquet')) {
+    lines.push(
+      '  then formatParquet (seconds after each raw object lands):',
+      '    lake/<type>/v<N>/dt=/hour=/  typed Parquet by event time; quarantine/format/ the lines it could not write',
+      `    query it: logbase query "SELECT event_type, count(*) AS n FROM impression WHERE dt = '${today}' GROUP BY 1"`,
+    );
+  }
+  if (wired.has('updateUserVectors') && stack.endpoints.http !== undefined) {
+    lines.push(
+      '  and updateUserVectors (each click, within a second):',
+      `    a user's vector: curl -s ${stack.endpoints.http}/v1/users/<user_id>/vector -H 'x-api-key: <the API key above>'`,
+    );
+  }
   return lines;
 }
 

@@ -150,4 +150,31 @@ describe('whereToLook (logbase dev --demo)', () => {
       'aws --endpoint-url http://127.0.0.1:4569 s3 ls s3://logbase-local-data/ --recursive',
     );
   });
+
+  it('points at the lake and the user vectors when serverless.yml wires the formatter and the vectors function', () => {
+    // Prepare
+    const stack = fakeStack('http://127.0.0.1:3000');
+    const fn = (key: string) => ({
+      key,
+      name: `logbase-local-${key}`,
+      arn: '',
+      environment: {},
+      asyncRetries: 2,
+    });
+    stack.wiring = { ...stack.wiring, functions: [fn('formatParquet'), fn('updateUserVectors')] };
+
+    // Act
+    const lines = whereToLook(stack).join('\n');
+
+    // Assess
+    expect(lines).toMatch(/lake\/<type>\/v<N>\/dt=\/hour=\/\s+typed Parquet by event time/);
+    expect(lines).toMatch(
+      /query it: logbase query "SELECT .* FROM impression WHERE dt = '\d{4}-\d{2}-\d{2}' GROUP BY 1"/,
+    );
+    expect(lines).toContain('curl -s http://127.0.0.1:3000/v1/users/<user_id>/vector');
+  });
+
+  it('says nothing of the lake when no formatter is wired', () => {
+    expect(whereToLook(fakeStack('http://127.0.0.1:3000')).join('\n')).not.toContain('lake/');
+  });
 });
