@@ -1,5 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
+  type ArticleCounts,
   articleStats,
   articleStatsSql,
   asOfDate,
@@ -100,7 +101,7 @@ describe('article stats', () => {
   it('builds mart rows by article id with the raw and smoothed CTR of the longest window', () => {
     // Prepare
     const windows = parseWindows('1h,7d');
-    const counts = [
+    const counts: ArticleCounts[] = [
       { article_id: 'b', impressions: { '1h': 1, '7d': 10 }, clicks: { '1h': 0, '7d': 3 } },
       { article_id: 'a', impressions: { '1h': 0, '7d': 20 }, clicks: { '1h': 0, '7d': 2 } },
       { article_id: 'c', impressions: {}, clicks: { '1h': 1 } },
