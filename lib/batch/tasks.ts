@@ -460,7 +460,7 @@ export async function notifyFailureTask(
     input?: { date?: string };
   },
   deps: BatchDeps,
-): Promise<{ subject: string; message: string; messageId?: string }> {
+): Promise<{ subject: string; message: string; summary: string; messageId?: string }> {
   const notice = failureMessage({
     stateMachine: deps.config.stateMachine,
     executionId: event.executionId,
@@ -476,5 +476,6 @@ export async function notifyFailureTask(
       Message: notice.message,
     }),
   );
-  return { ...notice, messageId: answer.MessageId };
+  const { failed_task, error, cause } = JSON.parse(notice.message) as Record<string, string>;
+  return { ...notice, summary: `${failed_task} failed: ${error}: ${cause}`, messageId: answer.MessageId };
 }

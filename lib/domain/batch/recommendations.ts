@@ -84,23 +84,37 @@ export function failureMessage(input: {
   failedTask: string;
   error?: { Error?: string; Cause?: string };
 }): { subject: string; message: string } {
-  const name = input.error?.Error ?? 'Unknown';
-  let cause = input.error?.Cause ?? '';
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string };
-    if (parsed && typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
-  } catch {
-    // a plain-text cause
+  let name = input.error?.Error ?? 'Unknown';
+  let task = input.failedTask;
+  const cause0 = input.error?.Cause ?? '';
+  // A Map state's failure names the inner task and its error: `<task>/<error>`.
+  const inner = /^([A-Za-z0-9_-]+)\/(.+)$/.exec(name);
+  if (inner) {
+    task = inner[1] as string;
+    name = inner[2] as string;
   }
+  let cause = cause0;
+  // A Lambda error's cause is {errorType, errorMessage, trace}.
+  const lambda = parseJson(cause) as { errorMessage?: unknown } | undefined;
+  if (typeof lambda?.errorMessage === 'string') cause = lambda.errorMessage;
   return {
-    subject: `logbase batch ${input.date}: ${input.failedTask} failed`.slice(0, 100),
+    subject: `logbase batch ${input.date}: ${task} failed`.slice(0, 100),
     message: JSON.stringify({
       state_machine: input.stateMachine,
       execution: input.executionId,
       date: input.date,
-      failed_task: input.failedTask,
+      failed_task: task,
       error: name,
       cause,
     }),
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

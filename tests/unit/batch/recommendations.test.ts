@@ -114,6 +114,16 @@ describe('recommendations', () => {
       error: { Cause: 'timed out' },
     });
     const bare = failureMessage({ stateMachine: 'm', executionId: 'e', date: 'd', failedTask: 'T' });
+    const inMap = failureMessage({
+      stateMachine: 'm',
+      executionId: 'e',
+      date: 'd',
+      failedTask: 'ScoreShards',
+      error: {
+        Error: 'WriteRecommendations/RecommendationsWriteError',
+        Cause: JSON.stringify({ errorMessage: '2 of 2 not written' }),
+      },
+    });
 
     // Assess
     expect(lambda.subject).toBe('logbase batch 2026-11-30: ArticleStats failed');
@@ -127,5 +137,11 @@ describe('recommendations', () => {
     });
     expect(JSON.parse(plain.message)).toMatchObject({ error: 'Unknown', cause: 'timed out' });
     expect(JSON.parse(bare.message)).toMatchObject({ cause: '' });
+    expect(inMap.subject).toBe('logbase batch d: WriteRecommendations failed');
+    expect(JSON.parse(inMap.message)).toMatchObject({
+      failed_task: 'WriteRecommendations',
+      error: 'RecommendationsWriteError',
+      cause: '2 of 2 not written',
+    });
   });
 });
