@@ -537,8 +537,17 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       'sns:Publish': [{ Ref: 'BatchFailuresTopic' }],
       ...xray,
     });
-    const listing = roleStatements('BatchArticleStatsIamRoleLambdaExecution');
-    expect(listing.length).toBeGreaterThan(0);
+    expect(Object.keys(grantsOf('GetRecommendationsIamRoleLambdaExecution')).sort()).toEqual([
+      'dynamodb:GetItem',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    expect(grantsOf('GetRecommendationsIamRoleLambdaExecution')['dynamodb:GetItem']).toEqual([
+      arn('RecommendationsTable'),
+    ]);
+    const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
+    expect(routes).toContain('GET /v1/users/{id}/recommendations');
   });
 
   it('defines the batch-scoring state machine from its ASL file, scheduled daily, every Task with Retry and Catch', () => {
