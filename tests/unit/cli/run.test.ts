@@ -1,4 +1,5 @@
-import { BATCH_TASKS, batchHandlers, runBatchScoring } from '../../../cli/commands/run';
+import { Command } from 'commander';
+import { BATCH_TASKS, batchHandlers, registerRun, runBatchScoring } from '../../../cli/commands/run';
 import type { LocalStack } from '../../../local/stack';
 
 const capture = () => {
@@ -71,5 +72,42 @@ describe('logbase run batch-scoring', () => {
       '  WriteRecommendations [shard 3] ...',
       '  WriteRecommendations [shard 3] failed: ResourceNotFoundException: table gone',
     ]);
+  });
+
+  it('is registered as `logbase run batch-scoring` with --date, --stage and --data-dir, and exits 2 for an AWS stage', async () => {
+    // Prepare
+    const program = new Command().exitOverride();
+    registerRun(program);
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+
+    // Act
+    try {
+      await program.parseAsync([
+        'node',
+        'logbase',
+        'run',
+        'batch-scoring',
+        '--stage',
+        'dev',
+        '--date',
+        '2026-11-30',
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
+    const code = process.exitCode;
+    process.exitCode = undefined;
+
+    // Assess
+    expect(code).toBe(2);
+    expect(written.join('')).toContain('--stage dev: starting the state machine on AWS');
+    const command = program.commands
+      .find((c) => c.name() === 'run')
+      ?.commands.find((c) => c.name() === 'batch-scoring');
+    expect(command?.options.map((o) => o.long)).toEqual(['--date', '--stage', '--data-dir']);
   });
 });
