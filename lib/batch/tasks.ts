@@ -10,7 +10,7 @@
  *   batch/dt=<date>/scores/<nnnn>.json       each shard's Recommendations items (ScoreShard)
  *   batch/dt=<date>/summary.json             the run summary (Summarize)
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -194,7 +194,7 @@ export async function articleStatsTask(
         deps.s3,
         deps.config.bucket,
         mart,
-        new Uint8Array(require('node:fs').readFileSync(parquet)),
+        new Uint8Array(readFileSync(parquet)),
         'application/vnd.apache.parquet',
       );
       const ctr = Object.fromEntries(rows.map((r) => [r.article_id, r.ctr_posterior]));

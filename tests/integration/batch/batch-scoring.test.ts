@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -116,11 +116,10 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
       new PutObjectCommand({
         Bucket: BUCKET,
         Key: `lake/${type}/v1/dt=${DATE}/hour=12/part-0.parquet`,
-        Body: require('node:fs').readFileSync(file),
+        Body: readFileSync(file),
       }),
     );
   }
-  // an event of the next day is outside the run's windows
   c.closeSync();
   rmSync(dir, { recursive: true, force: true });
   return { impressions, clicks };
@@ -300,7 +299,7 @@ describe('batch scoring on the local stack', () => {
     const dir = mkdtempSync(join(tmpdir(), 'batch-mart-'));
     const file = join(dir, 'mart.parquet');
     const answer = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: martKey }));
-    require('node:fs').writeFileSync(file, await answer.Body?.transformToByteArray());
+    writeFileSync(file, (await answer.Body?.transformToByteArray()) ?? new Uint8Array());
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     const [row] = (

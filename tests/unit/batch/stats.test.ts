@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
   type ArticleCounts,
@@ -125,9 +128,7 @@ describe('article stats', () => {
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     await c.run("SET TimeZone = 'UTC'");
-    const dir = require('node:fs').mkdtempSync(
-      require('node:path').join(require('node:os').tmpdir(), 'stats-'),
-    );
+    const dir = mkdtempSync(join(tmpdir(), 'stats-'));
     await c.run(`COPY (SELECT * FROM (VALUES
         ('a', TIMESTAMPTZ '2026-11-30T23:30:00Z'), ('a', TIMESTAMPTZ '2026-11-30T12:00:00Z'),
         ('a', TIMESTAMPTZ '2026-11-25T00:00:00Z'), ('b', TIMESTAMPTZ '2026-11-30T23:59:59Z'),
