@@ -3,6 +3,7 @@ import { registerDev } from './dev';
 import { registerQuery } from './query';
 import type { RegisterCommand } from './register';
 import { registerReport } from './report';
+import { registerRun } from './run';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
 
@@ -13,3 +14,4 @@ export type { RegisterCommand } from './register';
 export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerArticles];
 commands.push(registerReport);
 commands.push(registerQuery);
+commands.push(registerRun);

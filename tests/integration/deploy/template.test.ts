@@ -491,4 +491,99 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     expect(on('s3:DeleteObject')).toMatch(/data-ap-northeast-1\/lake\/\*"/);
     expect(on('sqs:SendMessage')).toBe(JSON.stringify({ 'Fn::GetAtt': ['FormatFailuresQueue', 'Arn'] }));
   });
+
+  // ---------------------------------------------------------------- batch scoring
+  /** Each batch function's role: action -> the resources it is granted on (logs excluded). */
+  const grantsOf = (roleId: string) => {
+    const grants: Record<string, unknown[]> = {};
+    for (const s of roleStatements(roleId))
+      for (const a of s.actions) grants[a] = [...(grants[a] ?? []), ...s.resources];
+    return grants;
+  };
+  const data = (path: string) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:s3:::logbase-${stage}-data-ap-northeast-1${path}`,
+  });
+  const xray = { 'xray:PutTelemetryRecords': ['*'], 'xray:PutTraceSegments': ['*'] };
+
+  it('gives each batch task exactly the actions it uses, on its own tables and prefixes', () => {
+    const arn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+    expect(grantsOf('BatchArticleStatsIamRoleLambdaExecution')).toEqual({
+      's3:ListBucket': [data('')],
+      's3:GetObject': [data('/lake/impression/*'), data('/lake/click/*')],
+      's3:PutObject': [data('/marts/article_stats/*'), data('/batch/*')],
+      ...xray,
+    });
+    expect(grantsOf('BatchShardUsersIamRoleLambdaExecution')).toEqual({
+      'dynamodb:Scan': [arn('UserVectorsTable'), arn('ArticleVectorsTable')],
+      's3:PutObject': [data('/batch/*')],
+      ...xray,
+    });
+    expect(grantsOf('BatchScoreShardIamRoleLambdaExecution')).toEqual({
+      'dynamodb:BatchGetItem': [arn('UserVectorsTable')],
+      's3:GetObject': [data('/batch/*')],
+      's3:PutObject': [data('/batch/*')],
+      ...xray,
+    });
+    expect(grantsOf('BatchWriteRecommendationsIamRoleLambdaExecution')).toEqual({
+      's3:GetObject': [data('/batch/*')],
+      'dynamodb:BatchWriteItem': [arn('RecommendationsTable')],
+      ...xray,
+    });
+    expect(grantsOf('BatchSummarizeIamRoleLambdaExecution')).toEqual({
+      's3:PutObject': [data('/batch/*')],
+      ...xray,
+    });
+    expect(grantsOf('BatchNotifyFailureIamRoleLambdaExecution')).toEqual({
+      'sns:Publish': [{ Ref: 'BatchFailuresTopic' }],
+      ...xray,
+    });
+    expect(Object.keys(grantsOf('GetRecommendationsIamRoleLambdaExecution')).sort()).toEqual([
+      'dynamodb:GetItem',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    expect(grantsOf('GetRecommendationsIamRoleLambdaExecution')['dynamodb:GetItem']).toEqual([
+      arn('RecommendationsTable'),
+    ]);
+    const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
+    expect(routes).toContain('GET /v1/users/{id}/recommendations');
+  });
+
+  it('defines the batch-scoring state machine from its ASL file, scheduled daily, every Task with Retry and Catch', () => {
+    const [, machine] = ofType(template, 'AWS::StepFunctions::StateMachine')[0] as [string, Resource];
+    expect(machine.Properties?.StateMachineName).toBe(`logbase-${stage}-batch-scoring`);
+    const definition = machine.Properties?.DefinitionString as { 'Fn::Sub': [string, Record<string, any>] };
+    const [asl, refs] = definition['Fn::Sub'];
+    const tasks: Record<string, any> = {};
+    const walk = (states: Record<string, any>) => {
+      for (const [name, state] of Object.entries(states)) {
+        if (state.Type === 'Task') tasks[name] = state;
+        if (state.ItemProcessor) walk(state.ItemProcessor.States);
+      }
+    };
+    walk(JSON.parse(asl).States);
+    const target = (state: any) => refs[String(state.Resource).slice(2, -1)]?.['Fn::GetAtt']?.[0];
+    expect(Object.fromEntries(Object.entries(tasks).map(([name, state]) => [name, target(state)]))).toEqual({
+      ArticleStats: 'BatchArticleStatsLambdaFunction',
+      ShardUsers: 'BatchShardUsersLambdaFunction',
+      ScoreShard: 'BatchScoreShardLambdaFunction',
+      WriteRecommendations: 'BatchWriteRecommendationsLambdaFunction',
+      Summarize: 'BatchSummarizeLambdaFunction',
+      NotifyFailure: 'BatchNotifyFailureLambdaFunction',
+    });
+    for (const state of Object.values(tasks)) {
+      expect(state.Retry.at(-1)).toMatchObject({
+        ErrorEquals: ['States.ALL'],
+        BackoffRate: 2,
+        MaxAttempts: 2,
+      });
+      expect(state.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'] })]);
+    }
+    const rules = ofType(template, 'AWS::Events::Rule').map(([, r]) => r.Properties);
+    expect(rules).toEqual([
+      expect.objectContaining({ ScheduleExpression: 'cron(30 0 * * ? *)', State: 'ENABLED' }),
+    ]);
+    expect(one(template, 'BatchFailuresTopic').Properties?.TopicName).toBe(`logbase-${stage}-batch-failures`);
+  });
 });

@@ -1,0 +1,149 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { dynamoDbClient, s3Client, snsClient } from '../../lib/aws/clients';
+import {
+  articleStatsTask,
+  type BatchDeps,
+  loadBatchConfig,
+  notifyFailureTask,
+  scoreShardTask,
+  shardUsersTask,
+  summarizeTask,
+  writeRecommendationsTask,
+} from '../../lib/batch/tasks';
+import { InProcessInvoker, type LocalHandler } from '../../local/invoker';
+import { silentLog } from '../../local/log';
+import { type LocalStack, startLocalStack } from '../../local/stack';
+import type { RegisterCommand } from './register';
+import type { Output } from './schemas';
+
+const stdio: Output = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** The batch-scoring Task states, by the serverless.yml function each invokes. */
+export const BATCH_TASKS: Record<
+  string,
+  // biome-ignore lint/suspicious/noExplicitAny: each task takes its own event shape (the state machine's input)
+  { state: string; run: (event: any, deps: BatchDeps) => Promise<unknown> }
+> = {
+  batchArticleStats: { state: 'ArticleStats', run: articleStatsTask },
+  batchShardUsers: { state: 'ShardUsers', run: shardUsersTask },
+  batchScoreShard: { state: 'ScoreShard', run: scoreShardTask },
+  batchWriteRecommendations: { state: 'WriteRecommendations', run: writeRecommendationsTask },
+  batchSummarize: { state: 'Summarize', run: summarizeTask },
+  batchNotifyFailure: { state: 'NotifyFailure', run: notifyFailureTask },
+};
+
+export interface RunOptions {
+  date?: string;
+  stage?: string;
+  dataDir?: string;
+  serviceDir?: string;
+}
+
+/**
+ * In-process handlers of the batch functions, each with the environment serverless.yml gives that function
+ * on the stack, printing a progress line as each Task state starts and ends.
+ */
+export function batchHandlers(
+  stack: LocalStack,
+  io: Output,
+  clock: () => number = Date.now,
+): Record<string, LocalHandler> {
+  const handlers: Record<string, LocalHandler> = {};
+  for (const [key, task] of Object.entries(BATCH_TASKS)) {
+    let deps: BatchDeps | undefined;
+    handlers[key] = async (event: unknown) => {
+      if (!deps) {
+        const fn = stack.wiring.functions.find((f) => f.key === key);
+        const env = { ...process.env, ...stack.env, ...(fn?.environment ?? {}) };
+        deps = {
+          config: loadBatchConfig(env),
+          s3: s3Client(env),
+          ddb: dynamoDbClient(env),
+          sns: snsClient(env),
+          now: () => new Date(),
+        };
+      }
+      const shard = (event as { shard?: { index?: number }; scored?: { index?: number } }) ?? {};
+      const index = shard.shard?.index ?? shard.scored?.index;
+      const label = index === undefined ? task.state : `${task.state} [shard ${index}]`;
+      const started = clock();
+      io.out(`  ${label} ...`);
+      try {
+        const result = await task.run(event, deps);
+        io.out(`  ${label} done in ${((clock() - started) / 1000).toFixed(1)} s`);
+        return result;
+      } catch (error) {
+        io.out(`  ${label} failed: ${(error as Error).name}: ${(error as Error).message}`);
+        throw error;
+      }
+    };
+  }
+  return handlers;
+}
+
+/** `logbase run batch-scoring`: runs the state machine on a local stack over the data dir; returns the exit code. */
+export async function runBatchScoring(options: RunOptions, io: Output = stdio): Promise<number> {
+  if (options.stage && options.stage !== 'local') {
+    io.err(
+      `--stage ${options.stage}: starting the state machine on AWS (StartExecution, then DescribeExecution) is not built yet; run it from the Step Functions console or drop --stage to run locally`,
+    );
+    return 2;
+  }
+  if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
+    io.err(
+      `the local Step Functions (aws-local-stepfunctions) needs Node.js 22; this is ${process.version} (try: npx node@22 bin/logbase.cjs run batch-scoring)`,
+    );
+    return 2;
+  }
+  const serviceDir = options.serviceDir ?? resolve(__dirname, '../..');
+  const dataDir = options.dataDir ? resolve(options.dataDir) : resolve(serviceDir, '.logbase', 'data');
+  let stack: LocalStack | undefined;
+  const handlers: Record<string, LocalHandler> = {};
+  try {
+    stack = await startLocalStack({
+      serviceDir,
+      dataDir,
+      offline: false,
+      invoker: new InProcessInvoker(handlers),
+      ports: { s3: 0, kinesis: 0, dynamodb: 0, firehose: 0, sqs: 0, http: 0, lambda: 0 },
+      log: silentLog,
+    });
+    Object.assign(handlers, batchHandlers(stack, io));
+    const machine = stack.stepFunctions.list().find((m) => m.key === 'batchScoring');
+    if (!machine) {
+      io.err('serverless.yml has no stepFunctions.stateMachines.batchScoring');
+      return 1;
+    }
+    io.out(`batch-scoring ${options.date ?? '(yesterday, UTC)'} on the local stack (data dir ${dataDir})`);
+    const ended = await stack.stepFunctions.start(machine.name, options.date ? { date: options.date } : {})
+      .result;
+    if (ended.status !== 'SUCCEEDED') {
+      io.err(`run ${ended.executionId} ${ended.status}: ${ended.error ?? ''} ${ended.cause ?? ''}`.trim());
+      return 1;
+    }
+    io.out(JSON.stringify(ended.output, null, 2));
+    return 0;
+  } finally {
+    await stack?.stop();
+  }
+}
+
+export const registerRun: RegisterCommand = (program: Command) => {
+  const run = program.command('run').description('run a batch state machine');
+  run
+    .command('batch-scoring')
+    .description('article stats, shard scoring and Recommendations for a date, with a line per Task state')
+    .option('--date <YYYY-MM-DD>', 'the date to score (default: yesterday, UTC)')
+    .option('--stage <stage>', 'local (default); an AWS stage is not built yet')
+    .option(
+      '--data-dir <dir>',
+      "the local stack's data dir (default: .logbase/data, npm start's; stop npm start first)",
+    )
+    .action(async (options: RunOptions) => {
+      process.exitCode = await runBatchScoring(options);
+    });
+};

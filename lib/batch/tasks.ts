@@ -1,0 +1,481 @@
+/**
+ * The batch chain's tasks (state-machines/batch-scoring.asl.yml), one per Lambda function under
+ * functions/batch-*. Each reads what it needs, calls the pure logic of lib/domain/batch/, and writes
+ * its output under fixed keys of its date, so a rerun of a date replaces what an earlier run wrote.
+ *
+ *   batch/dt=<date>/ctr.json                 prior and smoothed CTR per article (ArticleStats)
+ *   marts/article_stats/dt=<date>/article_stats.parquet
+ *   batch/dt=<date>/articles.json            the fresh articles (ShardUsers)
+ *   batch/dt=<date>/shards/<nnnn>.json       the user ids of each shard (ShardUsers)
+ *   batch/dt=<date>/scores/<nnnn>.json       each shard's Recommendations items (ScoreShard)
+ *   batch/dt=<date>/summary.json             the run summary (Summarize)
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { getBytes, type Item, listKeys, putAll, putBytes, scanItems } from '../aws/batch';
+import { batchGetItems } from '../aws/user-vectors';
+import { intEnv, optionalEnv, requireEnv } from '../config';
+import {
+  freshArticles,
+  popularList,
+  type RankArticle,
+  type RankUser,
+  rankShard,
+  type Skipped,
+  shardUsers,
+} from '../domain/batch/rank';
+import {
+  failureMessage,
+  type RecommendationItem,
+  recommendationItem,
+  SUMMARY_NAMED,
+  summarizeSkipped,
+} from '../domain/batch/recommendations';
+import {
+  articleStats,
+  articleStatsSql,
+  asOfDate,
+  type BetaPrior,
+  countsFromRows,
+  datesCovered,
+  parseWindows,
+} from '../domain/batch/stats';
+import type { ScoringWeights } from '../domain/scoring';
+
+export interface BatchConfig {
+  bucket: string;
+  userVectorsTable: string;
+  articleVectorsTable: string;
+  recommendationsTable: string;
+  windows: string;
+  freshHours: number;
+  freshnessTauHours: number;
+  topK: number;
+  shardSize: number;
+  weights: ScoringWeights;
+  workDir: string;
+  failureTopicArn: string;
+  stateMachine: string;
+}
+
+/** Settings read once per container; throws a ConfigError naming a missing variable. */
+export function loadBatchConfig(env: NodeJS.ProcessEnv = process.env): BatchConfig {
+  const num = (name: string, fallback: number) => {
+    const value = Number(optionalEnv(name, String(fallback), env));
+    if (!Number.isFinite(value)) throw new Error(`environment variable ${name} must be a number`);
+    return value;
+  };
+  return {
+    bucket: requireEnv('DATA_BUCKET', env),
+    userVectorsTable: requireEnv('USER_VECTORS_TABLE', env),
+    articleVectorsTable: requireEnv('ARTICLE_VECTORS_TABLE', env),
+    recommendationsTable: requireEnv('RECOMMENDATIONS_TABLE', env),
+    windows: optionalEnv('BATCH_WINDOWS', '1h,24h,7d', env),
+    freshHours: intEnv('BATCH_FRESH_HOURS', 48, env),
+    freshnessTauHours: num('BATCH_FRESHNESS_TAU_HOURS', 24),
+    topK: intEnv('BATCH_TOP_K', 20, env),
+    shardSize: intEnv('BATCH_SHARD_SIZE', 5000, env),
+    weights: {
+      similarity: num('BATCH_WEIGHT_SIMILARITY', 1),
+      prior: num('BATCH_WEIGHT_PRIOR', 1),
+      freshness: num('BATCH_WEIGHT_FRESHNESS', 0.1),
+    },
+    workDir: optionalEnv('BATCH_WORK_DIR', '/tmp/batch', env),
+    failureTopicArn: optionalEnv('BATCH_FAILURE_TOPIC_ARN', '', env),
+    stateMachine: optionalEnv('BATCH_STATE_MACHINE', 'batchScoring', env),
+  };
+}
+
+export interface BatchDeps {
+  config: BatchConfig;
+  s3: S3Client;
+  ddb: DynamoDBClient;
+  sns?: SNSClient;
+  now: () => Date;
+}
+
+/** What every task after the first receives: the run's date, as-of instant and id. */
+export interface RunRef {
+  date: string;
+  asOf: string;
+  runId: string;
+}
+
+const prefix = (date: string) => `batch/dt=${date}`;
+const pad = (i: number) => String(i).padStart(4, '0');
+const json = (value: unknown) => JSON.stringify(value);
+const readJson = async <T>(deps: BatchDeps, key: string): Promise<T> =>
+  JSON.parse(Buffer.from(await getBytes(deps.s3, deps.config.bucket, key)).toString('utf8')) as T;
+
+// ---------------------------------------------------------------- ArticleStats
+
+export interface ArticleStatsOutput extends RunRef {
+  articles: number;
+  prior: BetaPrior;
+  lakeFiles: { impression: number; click: number };
+  mart: string;
+}
+
+/** The run's date (the input's, or yesterday UTC), then the stats of the lake's impressions and clicks. */
+export async function articleStatsTask(
+  event: { input?: { date?: string }; runId: string },
+  deps: BatchDeps,
+): Promise<ArticleStatsOutput> {
+  const date = event.input?.date ?? new Date(deps.now().getTime() - 86_400_000).toISOString().slice(0, 10);
+  const asOf = asOfDate(date);
+  const windows = parseWindows(deps.config.windows);
+  const longest = windows[windows.length - 1]?.seconds as number;
+  const dir = join(deps.config.workDir, `stats-${date}-${event.runId}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  try {
+    const files: Record<'impression' | 'click', string[]> = { impression: [], click: [] };
+    for (const type of ['impression', 'click'] as const) {
+      for (const dt of datesCovered(asOf, longest)) {
+        for (const key of await listKeys(deps.s3, deps.config.bucket, `lake/${type}/v1/dt=${dt}/`)) {
+          if (!key.endsWith('.parquet')) continue;
+          const file = join(dir, `${type}-${files[type].length}.parquet`);
+          writeFileSync(file, await getBytes(deps.s3, deps.config.bucket, key));
+          files[type].push(file);
+        }
+      }
+    }
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:', {
+      threads: '1',
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    });
+    const c = await db.connect();
+    try {
+      await c.run("SET TimeZone = 'UTC'");
+      const sql = articleStatsSql({
+        impressionFiles: files.impression,
+        clickFiles: files.click,
+        windows,
+        asOf,
+      });
+      const counts = countsFromRows((await c.runAndReadAll(sql)).getRowObjectsJS(), windows);
+      const { prior, rows } = articleStats(counts, windows);
+      const flat = rows.map((r) => ({
+        article_id: r.article_id,
+        ...Object.fromEntries(
+          windows.flatMap((w) => [
+            [`impressions_${w.label}`, r.impressions[w.label] ?? 0],
+            [`clicks_${w.label}`, r.clicks[w.label] ?? 0],
+          ]),
+        ),
+        ctr: r.ctr,
+        ctr_posterior: r.ctr_posterior,
+        prior_alpha: prior.alpha,
+        prior_beta: prior.beta,
+        date,
+      }));
+      const lines = join(dir, 'rows.jsonl');
+      writeFileSync(lines, flat.map(json).join('\n'));
+      const columns = [
+        "article_id: 'VARCHAR'",
+        ...windows.flatMap((w) => [`impressions_${w.label}: 'BIGINT'`, `clicks_${w.label}: 'BIGINT'`]),
+        "ctr: 'DOUBLE'",
+        "ctr_posterior: 'DOUBLE'",
+        "prior_alpha: 'DOUBLE'",
+        "prior_beta: 'DOUBLE'",
+        "date: 'VARCHAR'",
+      ].map((col) => col.replace(/^([^:]+):/, "'$1':"));
+      const parquet = join(dir, 'article_stats.parquet');
+      await c.run(
+        `COPY (SELECT * FROM read_json('${lines}', format = 'newline_delimited', columns = {${columns.join(', ')}}) ORDER BY article_id) TO '${parquet}' (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      const mart = `marts/article_stats/dt=${date}/article_stats.parquet`;
+      await putBytes(
+        deps.s3,
+        deps.config.bucket,
+        mart,
+        new Uint8Array(readFileSync(parquet)),
+        'application/vnd.apache.parquet',
+      );
+      const ctr = Object.fromEntries(rows.map((r) => [r.article_id, r.ctr_posterior]));
+      await putBytes(
+        deps.s3,
+        deps.config.bucket,
+        `${prefix(date)}/ctr.json`,
+        json({ prior, ctr }),
+        'application/json',
+      );
+      return {
+        date,
+        asOf: asOf.toISOString(),
+        runId: event.runId,
+        articles: rows.length,
+        prior,
+        lakeFiles: { impression: files.impression.length, click: files.click.length },
+        mart,
+      };
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- ShardUsers
+
+export interface ShardRef {
+  index: number;
+  key: string;
+  users: number;
+}
+
+export interface ShardUsersOutput {
+  users: number;
+  freshArticles: number;
+  shards: ShardRef[];
+}
+
+/** Lists the users of UserVectors into shards, and the articles of ArticleVectors once for all shards. */
+export async function shardUsersTask(event: { run: RunRef }, deps: BatchDeps): Promise<ShardUsersOutput> {
+  const { run } = event;
+  const users = await scanItems(deps.ddb, { table: deps.config.userVectorsTable, attributes: ['user_id'] });
+  const shards = shardUsers(
+    users.flatMap((u) => (u.user_id?.S ? [u.user_id.S] : [])),
+    deps.config.shardSize,
+  );
+  const articles = await scanItems(deps.ddb, {
+    table: deps.config.articleVectorsTable,
+    attributes: ['article_id', 'vector', 'published_at'],
+  });
+  const since = Date.parse(run.asOf) - deps.config.freshHours * 3_600_000;
+  const fresh = articles
+    .filter((a) => a.article_id?.S && !(Date.parse(a.published_at?.S ?? '') < since))
+    .map((a) => ({
+      article_id: a.article_id?.S,
+      published_at: a.published_at?.S ?? '',
+      vector: Buffer.from(a.vector?.B ?? new Uint8Array()).toString('base64'),
+    }));
+  await putBytes(
+    deps.s3,
+    deps.config.bucket,
+    `${prefix(run.date)}/articles.json`,
+    json(fresh),
+    'application/json',
+  );
+  const refs: ShardRef[] = [];
+  for (const [index, ids] of shards.entries()) {
+    const key = `${prefix(run.date)}/shards/${pad(index)}.json`;
+    await putBytes(deps.s3, deps.config.bucket, key, json(ids), 'application/json');
+    refs.push({ index, key, users: ids.length });
+  }
+  return { users: shards.reduce((s, ids) => s + ids.length, 0), freshArticles: fresh.length, shards: refs };
+}
+
+// ---------------------------------------------------------------- ScoreShard
+
+export interface ScoreShardOutput {
+  index: number;
+  key: string;
+  users: number;
+  personal: number;
+  popular: number;
+  skipped: { count: number; named: Skipped[] };
+  kernel: string;
+}
+
+/** Ranks one shard's users (scoreShard) and stores their Recommendations items for WriteRecommendations. */
+export async function scoreShardTask(
+  event: { run: RunRef; shard: ShardRef },
+  deps: BatchDeps,
+): Promise<ScoreShardOutput> {
+  const { run, shard } = event;
+  const ids = await readJson<string[]>(deps, shard.key);
+  const { prior, ctr } = await readJson<{ prior: BetaPrior; ctr: Record<string, number> }>(
+    deps,
+    `${prefix(run.date)}/ctr.json`,
+  );
+  const stored = await readJson<{ article_id: string; published_at: string; vector: string }[]>(
+    deps,
+    `${prefix(run.date)}/articles.json`,
+  );
+  const articles: RankArticle[] = stored.map((a) => ({ ...a, vector: Buffer.from(a.vector, 'base64') }));
+  const ctrOf = new Map(Object.entries(ctr));
+  const asOf = new Date(run.asOf);
+  const params = {
+    asOf,
+    freshHours: deps.config.freshHours,
+    freshnessTauHours: deps.config.freshnessTauHours,
+  };
+  const fresh = freshArticles(articles, ctrOf, prior.alpha / (prior.alpha + prior.beta), params);
+  // the popular list: the fresh articles (or, with none fresh, all the articles with stats) by smoothed CTR
+  const freshCtr = new Map(fresh.ids.map((id, j) => [id, fresh.prior[j] as number]));
+  const popular = popularList(freshCtr.size > 0 ? freshCtr : ctrOf, deps.config.topK);
+  const items = await batchGetItems(deps.ddb, {
+    table: deps.config.userVectorsTable,
+    keyName: 'user_id',
+    keys: ids,
+    attributes: ['user_id', 'vector', 'history'],
+  });
+  const byId = new Map(items.map((i) => [i.user_id?.S as string, i]));
+  const users: RankUser[] = ids.flatMap((user_id) => {
+    const item = byId.get(user_id);
+    if (!item) return []; // deleted since the listing: nothing to recommend
+    return [{ user_id, vector: item.vector?.B, history: item.history?.B }];
+  });
+  const ranked = await rankShard(users, fresh, popular, {
+    weights: deps.config.weights,
+    k: deps.config.topK,
+  });
+  const recs = ranked.recommendations.map((r) =>
+    recommendationItem(r, { date: run.date, runId: run.runId, asOf }),
+  );
+  const key = `${prefix(run.date)}/scores/${pad(shard.index)}.json`;
+  await putBytes(deps.s3, deps.config.bucket, key, json(recs), 'application/json');
+  const skipped = [...(shard.index === 0 ? fresh.skipped : []), ...ranked.skipped];
+  return {
+    index: shard.index,
+    key,
+    users: ids.length,
+    personal: recs.filter((r) => r.source === 'personal').length,
+    popular: recs.filter((r) => r.source === 'popular').length,
+    skipped: { count: skipped.length, named: skipped.slice(0, SUMMARY_NAMED) },
+    kernel: ranked.kernel,
+  };
+}
+
+// ---------------------------------------------------------------- WriteRecommendations
+
+/** The DynamoDB attributes of a Recommendations item. */
+export function marshalRecommendation(r: RecommendationItem): Item {
+  return {
+    user_id: { S: r.user_id },
+    source: { S: r.source },
+    articles: { L: r.articles.map((S) => ({ S })) },
+    scores: { L: r.scores.map((n) => ({ N: String(n) })) },
+    date: { S: r.date },
+    run_id: { S: r.run_id },
+    generated_at: { S: r.generated_at },
+    expires_at: { N: String(r.expires_at) },
+  };
+}
+
+export function recommendationFromItem(item: Item): RecommendationItem {
+  return {
+    user_id: item.user_id?.S ?? '',
+    source: item.source?.S === 'personal' ? 'personal' : 'popular',
+    articles: (item.articles?.L ?? []).map((a) => a.S ?? ''),
+    scores: (item.scores?.L ?? []).map((s) => Number(s.N)),
+    date: item.date?.S ?? '',
+    run_id: item.run_id?.S ?? '',
+    generated_at: item.generated_at?.S ?? '',
+    expires_at: Number(item.expires_at?.N ?? 0),
+  };
+}
+
+/** Raised when items stay unwritten after the retries: the state's Retry runs the task again (puts are idempotent). */
+export class RecommendationsWriteError extends Error {
+  override name = 'RecommendationsWriteError';
+}
+
+/** Puts a shard's items into Recommendations (BatchWriteItem 25 a time, UnprocessedItems retried). */
+export async function writeRecommendationsTask(
+  event: { run: RunRef; scored: ScoreShardOutput },
+  deps: BatchDeps,
+  retry: Parameters<typeof putAll>[4] = {},
+): Promise<ScoreShardOutput & { written: number }> {
+  const recs = await readJson<RecommendationItem[]>(deps, event.scored.key);
+  const result = await putAll(
+    deps.ddb,
+    deps.config.recommendationsTable,
+    recs.map(marshalRecommendation),
+    'user_id',
+    retry,
+  );
+  if (result.failed.length > 0) {
+    const first = result.failed[0];
+    throw new RecommendationsWriteError(
+      `${result.failed.length} of ${recs.length} recommendations not written (first: ${first?.key}, ${first?.reason})`,
+    );
+  }
+  return { ...event.scored, written: result.written };
+}
+
+// ---------------------------------------------------------------- Summarize and NotifyFailure
+
+export interface RunSummary extends RunRef {
+  status: 'SUCCEEDED';
+  articleStats: { articles: number; prior: BetaPrior; lakeFiles: { impression: number; click: number } };
+  users: number;
+  freshArticles: number;
+  shards: number;
+  recommendations: { written: number; personal: number; popular: number };
+  skipped: { count: number; named: Skipped[] };
+}
+
+/** The run's summary, written to batch/dt=<date>/summary.json and returned as the execution's output. */
+export async function summarizeTask(
+  event: {
+    run: ArticleStatsOutput;
+    sharding: ShardUsersOutput;
+    shardResults: (ScoreShardOutput & { written: number })[];
+  },
+  deps: BatchDeps,
+): Promise<RunSummary> {
+  const { run, sharding, shardResults } = event;
+  const skipped = summarizeSkipped(shardResults.map((s) => s.skipped.named));
+  const summary: RunSummary = {
+    date: run.date,
+    asOf: run.asOf,
+    runId: run.runId,
+    status: 'SUCCEEDED',
+    articleStats: { articles: run.articles, prior: run.prior, lakeFiles: run.lakeFiles },
+    users: sharding.users,
+    freshArticles: sharding.freshArticles,
+    shards: sharding.shards.length,
+    recommendations: {
+      written: shardResults.reduce((s, r) => s + r.written, 0),
+      personal: shardResults.reduce((s, r) => s + r.personal, 0),
+      popular: shardResults.reduce((s, r) => s + r.popular, 0),
+    },
+    skipped: { count: shardResults.reduce((s, r) => s + r.skipped.count, 0), named: skipped.named },
+  };
+  await putBytes(
+    deps.s3,
+    deps.config.bucket,
+    `${prefix(run.date)}/summary.json`,
+    json(summary),
+    'application/json',
+  );
+  return summary;
+}
+
+/** Publishes which task failed and why to the failure topic; returns what it published. */
+export async function notifyFailureTask(
+  event: {
+    failedTask: string;
+    error?: { Error?: string; Cause?: string };
+    executionId: string;
+    input?: { date?: string };
+  },
+  deps: BatchDeps,
+): Promise<{ subject: string; message: string; summary: string; messageId?: string }> {
+  const notice = failureMessage({
+    stateMachine: deps.config.stateMachine,
+    executionId: event.executionId,
+    date: event.input?.date ?? 'latest',
+    failedTask: event.failedTask,
+    error: event.error,
+  });
+  if (!deps.sns) throw new Error('no SNS client for the failure topic');
+  const answer = await deps.sns.send(
+    new PublishCommand({
+      TopicArn: deps.config.failureTopicArn,
+      Subject: notice.subject,
+      Message: notice.message,
+    }),
+  );
+  const { failed_task, error, cause } = JSON.parse(notice.message) as Record<string, string>;
+  return { ...notice, summary: `${failed_task} failed: ${error}: ${cause}`, messageId: answer.MessageId };
+}
