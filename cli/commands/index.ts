@@ -1,7 +1,9 @@
 import { registerArticles } from './articles';
+import { registerBackfill } from './backfill';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
 import type { RegisterCommand } from './register';
+import { registerReplay } from './replay';
 import { registerReport } from './report';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
@@ -13,3 +15,5 @@ export type { RegisterCommand } from './register';
 export const commands: RegisterCommand[] = [registerSchemas, registerSend, registerDev, registerArticles];
 commands.push(registerReport);
 commands.push(registerQuery);
+commands.push(registerReplay);
+commands.push(registerBackfill);
