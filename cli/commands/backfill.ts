@@ -39,70 +39,79 @@ export function invokeRunner(target: Pick<OpsTarget, 'lambda' | 'formatter' | 'b
 }
 
 async function action(o: BackfillCliOptions): Promise<number> {
-  const hours = hoursBetween(parseHour(o.from, '--from'), parseHour(o.to, '--to'));
+  // The hours are checked before serverless.yml is resolved (a typo answers at once).
+  hoursBetween(parseHour(o.from, '--from'), parseHour(o.to, '--to'));
   const target = await opsTarget({
     ...(o.stage ? { stage: o.stage } : {}),
     ...(o.region ? { region: o.region } : {}),
     ...(o.bucket ? { bucket: o.bucket } : {}),
     serviceDir: o.serviceDir,
   });
-  const out = (line: string) => process.stdout.write(`${line}\n`);
   try {
-    if (o.dryRun) {
-      const objects = await selectObjects(target.s3, target.bucket, hours, o.type);
-      for (const x of objects)
-        out(`${x.hour}  ${String(x.size).padStart(10)}  s3://${target.bucket}/${x.key}`);
-      out(
-        `${objects.length} object(s), ${objects.reduce((n, x) => n + x.size, 0)} bytes would be re-formatted (dry run: nothing ran)`,
-      );
-      return 0;
-    }
-    const startedAt = new Date().toISOString();
-    const bar =
-      o.progress && process.stdout.isTTY
-        ? new SingleBar(
-            { format: ' {bar} {percentage}% | {value}/{total} objects | {key}', hideCursor: true },
-            Presets.shades_classic,
-          )
-        : undefined;
-    let started = false;
-    const summary: BackfillSummary = await backfill({
-      s3: target.s3,
-      bucket: target.bucket,
-      hours,
-      ...(o.type ? { type: o.type } : {}),
-      concurrency: o.concurrency,
-      run: invokeRunner(target),
-      onProgress: (done, total, key) => {
-        if (bar === undefined) return;
-        if (!started) {
-          bar.start(total, 0, { key: '' });
-          started = true;
-        }
-        bar.update(done, { key: key.slice(key.lastIndexOf('/') + 1, key.lastIndexOf('/') + 41) });
-      },
-    });
-    bar?.stop();
-    for (const line of formatBackfillSummary(summary)) out(line);
-    const runKey = await recordRun(target.s3, target.bucket, {
-      command: 'backfill',
-      stage: target.stage,
-      started_at: startedAt,
-      finished_at: new Date().toISOString(),
-      arguments: { from: o.from, to: o.to, type: o.type ?? null, concurrency: o.concurrency },
-      counts: {
-        objects: summary.objects,
-        bytes: summary.bytes,
-        failed: summary.failed,
-        reconciled: summary.reconciled,
-        hours: summary.hours,
-      },
-    });
-    out(`recorded: s3://${target.bucket}/${runKey}`);
-    return summary.reconciled ? 0 : 1;
+    return await runBackfill(target, o, (line) => process.stdout.write(`${line}\n`));
   } finally {
     closeTarget(target);
   }
+}
+
+/** The command on a resolved target: dry run, or the re-run, its summary and its run record. Returns the exit code. */
+export async function runBackfill(
+  target: Pick<OpsTarget, 's3' | 'lambda' | 'bucket' | 'formatter' | 'region' | 'stage'>,
+  o: Pick<BackfillCliOptions, 'from' | 'to' | 'type' | 'dryRun' | 'concurrency' | 'progress'>,
+  out: (line: string) => void,
+): Promise<number> {
+  const hours = hoursBetween(parseHour(o.from, '--from'), parseHour(o.to, '--to'));
+  if (o.dryRun) {
+    const objects = await selectObjects(target.s3, target.bucket, hours, o.type);
+    for (const x of objects) out(`${x.hour}  ${String(x.size).padStart(10)}  s3://${target.bucket}/${x.key}`);
+    out(
+      `${objects.length} object(s), ${objects.reduce((n, x) => n + x.size, 0)} bytes would be re-formatted (dry run: nothing ran)`,
+    );
+    return 0;
+  }
+  const startedAt = new Date().toISOString();
+  const bar =
+    o.progress && process.stdout.isTTY
+      ? new SingleBar(
+          { format: ' {bar} {percentage}% | {value}/{total} objects | {key}', hideCursor: true },
+          Presets.shades_classic,
+        )
+      : undefined;
+  let started = false;
+  const summary: BackfillSummary = await backfill({
+    s3: target.s3,
+    bucket: target.bucket,
+    hours,
+    ...(o.type ? { type: o.type } : {}),
+    concurrency: o.concurrency,
+    run: invokeRunner(target),
+    onProgress: (done, total, key) => {
+      if (bar === undefined) return;
+      if (!started) {
+        bar.start(total, 0, { key: '' });
+        started = true;
+      }
+      bar.update(done, { key: key.slice(key.lastIndexOf('/') + 1, key.lastIndexOf('/') + 41) });
+    },
+  });
+  bar?.stop();
+  for (const line of formatBackfillSummary(summary)) out(line);
+  const runKey = await recordRun(target.s3, target.bucket, {
+    command: 'backfill',
+    stage: target.stage,
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+    arguments: { from: o.from, to: o.to, type: o.type ?? null, concurrency: o.concurrency },
+    counts: {
+      objects: summary.objects,
+      bytes: summary.bytes,
+      failed: summary.failed,
+      reconciled: summary.reconciled,
+      hours: summary.hours,
+    },
+  });
+  out(`recorded: s3://${target.bucket}/${runKey}`);
+  return summary.reconciled ? 0 : 1;
 }
 
 /** Registers `logbase backfill --from <hour> --to <hour>`. */
