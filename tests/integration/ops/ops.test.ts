@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runBackfill } from '../../../cli/commands/backfill';
+import { runRedriveFormat } from '../../../cli/commands/redrive';
 import { loadFixtures, type ReplayTarget, replay } from '../../../cli/ops/replay';
 import { rawObjectLines } from '../../../cli/traffic/raw-objects';
 import { lambdaClient } from '../../../lib/aws/clients';
@@ -209,5 +210,104 @@ describe('logbase backfill on the local stack', () => {
     });
     expect(typeof record.user).toBe('string');
     expect(Date.parse(record.finished_at)).toBeGreaterThanOrEqual(Date.parse(record.started_at));
+  });
+});
+
+describe('logbase redrive format on the local stack', () => {
+  const key = 'raw/events/dt=2026-03-01/hour=05/r-1.gz';
+  const out = (lines: string[]) => (line: string) => lines.push(line);
+  const redrive = (lines: string[]) =>
+    runRedriveFormat(
+      {
+        s3: platform.clients.s3,
+        lambda: lambdaClient({ ...process.env, ...platform.stack.env }),
+        bucket: BUCKET,
+        formatter: 'logbase-local-formatParquet',
+        region: 'ap-northeast-1',
+        stage: 'local',
+      },
+      { from: '2026-03-01T05', to: '2026-03-01T05', dryRun: false, concurrency: 2 },
+      out(lines),
+    );
+
+  /**
+   * The state an earlier formatter would have left with a bug that quarantined every `action` line
+   * as an unknown version: their Parquet files gone, their lines in the quarantine object, the
+   * manifest counting them there.
+   */
+  async function simulateBug(actionLines: string[]): Promise<void> {
+    const s3 = platform.clients.s3;
+    const manifest = (await manifestOf(key)) as FormatManifest;
+    const gone = manifest.outputs.filter((f) => f.type === 'action');
+    for (const f of gone) await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: f.key }));
+    const qKey = manifest.quarantine?.key as string;
+    const kept = gunzipSync(await readObject(s3, BUCKET, qKey)).toString('utf8');
+    const added = actionLines.map((raw, i) =>
+      JSON.stringify({
+        reason: 'unknown_version',
+        errors: [{ path: '/schema_version', message: 'unknown version 1 of action' }],
+        source: { bucket: BUCKET, key, line: 1000 + i, byte_offset: null },
+        raw,
+        raw_encoding: 'utf8',
+        raw_bytes: Buffer.byteLength(raw),
+        raw_truncated: false,
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: qKey, Body: gzipSync(`${kept}${added.join('\n')}\n`) }),
+    );
+    const rows = gone.reduce((n, f) => n + f.rows, 0);
+    const buggy = {
+      ...manifest,
+      rows_written: manifest.rows_written - rows,
+      lines_quarantined: manifest.lines_quarantined + rows,
+      quarantined_by_reason: { ...manifest.quarantined_by_reason, unknown_version: rows },
+      outputs: manifest.outputs.filter((f) => f.type !== 'action'),
+      quarantine: { key: qKey, records: (manifest.quarantine?.records ?? 0) + rows },
+    };
+    await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: manifestKey(key), Body: JSON.stringify(buggy) }),
+    );
+  }
+
+  it('writes the lines a fixed registry now passes to the lake once, keeps the rest, and a second run moves nothing', async () => {
+    // Prepare
+    const raw = rawObjectLines({ lines: 80, badShare: 0.05, seed: 40 });
+    await platform.clients.s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: gzipSync(Buffer.concat(raw.lines)) }),
+    );
+    const good = (await eventually('the first manifest', () => manifestOf(key), 20_000)) as FormatManifest;
+    const correct = await lakeState();
+    const actionLines = raw.validLines
+      .filter((l) => l.includes('"event_type":"action"'))
+      .map((l) => l.trimEnd());
+    expect(actionLines.length).toBeGreaterThan(0);
+    await simulateBug(actionLines);
+    const first: string[] = [];
+    const second: string[] = [];
+    // Act
+    const code = await redrive(first);
+    const afterOne = await lakeState();
+    await redrive(second);
+    const afterTwo = await lakeState();
+    // Assess
+    expect(code).toBe(0);
+    expect(afterOne).toEqual(correct);
+    expect(afterTwo).toEqual(afterOne);
+    const n = actionLines.length;
+    // The object's own lines of an unknown version (genuinely bad) stay.
+    const stays = good.quarantined_by_reason.unknown_version ?? 0;
+    expect(first).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^unknown_version +${n + stays} quarantined +${n} redriven to the lake +${stays} stay$`),
+      ),
+    );
+    const genuine = good.lines_quarantined;
+    expect(first.at(-2)).toBe(
+      `1 quarantine object(s), ${n + genuine} line(s): ${n} redriven (1 raw object(s) formatted again), ${genuine} stay`,
+    );
+    expect(second.at(-2)).toBe(
+      `1 quarantine object(s), ${genuine} line(s): 0 redriven (0 raw object(s) formatted again), ${genuine} stay`,
+    );
   });
 });
