@@ -1,7 +1,10 @@
 import { registerArticles } from './articles';
+import { registerBackfill } from './backfill';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
+import { registerRedrive } from './redrive';
 import type { RegisterCommand } from './register';
+import { registerReplay } from './replay';
 import { registerReport } from './report';
 import { registerRun } from './run';
 import { registerSchemas } from './schemas';
@@ -15,3 +18,6 @@ export const commands: RegisterCommand[] = [registerSchemas, registerSend, regis
 commands.push(registerReport);
 commands.push(registerQuery);
 commands.push(registerRun);
+commands.push(registerReplay);
+commands.push(registerBackfill);
+commands.push(registerRedrive);
