@@ -43,6 +43,7 @@ async function action(path: string, o: ReplayCliOptions): Promise<number> {
       o.endpoint ?? (target.local ? (process.env.LOGBASE_HTTP_ENDPOINT ?? DEFAULT_ENDPOINT) : undefined);
     const outcomes = await replay(fixtures, {
       wiring: target.wiring,
+      local: target.local,
       config: target.config,
       bucket: target.bucket,
       ...(endpoint ? { httpEndpoint: endpoint } : {}),
@@ -65,7 +66,7 @@ export const registerReplay: RegisterCommand = (program: Command) => {
   program
     .command('replay')
     .description(
-      'deliver fixtures (events/http|kinesis|s3/*.json) to the stack the way their source would, and print what each stage did',
+      'deliver fixtures (events/http|kinesis|s3|sfn/*.json) to the stack the way their source would, and print what each stage did',
     )
     .argument('<file|dir>', 'a fixture, or a folder of them (e.g. events/http)')
     .option('--stage <stage>', 'a deployed stage (default: the running local stack)')
@@ -93,6 +94,8 @@ export const registerReplay: RegisterCommand = (program: Command) => {
         "s3:      the object the event names is written again (it must be in the bucket), and the formatter's",
         '         manifest is read: lines read = rows written + quarantined',
         "--invoke: the event itself goes to the function (bucket and stream ARNs replaced by the stage's)",
+        'sfn:     named after a state machine (batch-scoring.json): an execution on the local Step Functions',
+        "         runner; named after a Task state (score-shard.json): with --invoke, that state's function",
       ].join('\n'),
     )
     .action(async (path: string, options: ReplayCliOptions) => {
