@@ -64,10 +64,14 @@ export async function runRedriveCollect(
   target: RedriveTarget,
   o: Pick<HoursOptions, 'from' | 'to' | 'dryRun'>,
   out: Out,
-  firehose: FirehoseClient = target.local
-    ? firehoseClient(clientEnv(target), { maxAttempts: 1 })
-    : new FirehoseClient({ region: target.region, maxAttempts: 1 }),
+  given?: FirehoseClient,
 ): Promise<number> {
+  // One retry layer: putToFirehose retries what Firehose refuses, so the client makes one attempt.
+  const firehose =
+    given ??
+    (target.local
+      ? firehoseClient(clientEnv(target), { maxAttempts: 1 })
+      : new FirehoseClient({ region: target.region, maxAttempts: 1 }));
   const hours = hoursOf(o);
   const startedAt = new Date().toISOString();
   const config = loadCollectConfig(functionEnv(target, 'collect'));
@@ -109,7 +113,7 @@ export async function runRedriveCollect(
     out(`recorded: s3://${target.bucket}/${key}`);
     return summary.failed.length === 0 ? 0 : 1;
   } finally {
-    firehose.destroy();
+    if (given === undefined) firehose.destroy();
   }
 }
 
@@ -118,10 +122,13 @@ export async function runRedriveArticles(
   target: RedriveTarget,
   o: Pick<HoursOptions, 'from' | 'to' | 'dryRun'>,
   out: Out,
-  dynamodb: DynamoDBClient = target.local
-    ? dynamoDbClient(clientEnv(target))
-    : new DynamoDBClient({ region: target.region, maxAttempts: 5 }),
+  given?: DynamoDBClient,
 ): Promise<number> {
+  const dynamodb =
+    given ??
+    (target.local
+      ? dynamoDbClient(clientEnv(target))
+      : new DynamoDBClient({ region: target.region, maxAttempts: 5 }));
   const hours = hoursOf(o);
   const startedAt = new Date().toISOString();
   const table = functionEnv(target, 'vectorizeArticle').ARTICLE_VECTORS_TABLE;
@@ -157,7 +164,7 @@ export async function runRedriveArticles(
     out(`recorded: s3://${target.bucket}/${key}`);
     return summary.failed.length === 0 ? 0 : 1;
   } finally {
-    dynamodb.destroy();
+    if (given === undefined) dynamodb.destroy();
   }
 }
 
@@ -166,10 +173,11 @@ export async function runRedriveVectors(
   target: RedriveTarget,
   o: { dryRun: boolean },
   out: Out,
-  sqs: SQSClient = target.local
-    ? sqsClient(clientEnv(target))
-    : new SQSClient({ region: target.region, maxAttempts: 5 }),
+  given?: SQSClient,
 ): Promise<number> {
+  const sqs =
+    given ??
+    (target.local ? sqsClient(clientEnv(target)) : new SQSClient({ region: target.region, maxAttempts: 5 }));
   const startedAt = new Date().toISOString();
   const sub = target.wiring.streamSubscriptions.find((s) => s.functionKey === 'updateUserVectors');
   if (sub?.onFailure?.type !== 'sqs')
@@ -212,7 +220,7 @@ export async function runRedriveVectors(
     out(`recorded: s3://${target.bucket}/${key}`);
     return reports.every((r) => r.deleted) ? 0 : 1;
   } finally {
-    sqs.destroy();
+    if (given === undefined) sqs.destroy();
   }
 }
 
