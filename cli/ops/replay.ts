@@ -7,6 +7,7 @@ import { type FormatManifest, manifestKey } from '../../lib/domain/format/record
 import type { PrintedService } from '../../local/service-config';
 import type { Wiring } from '../../local/wiring';
 import { readManifestOf } from './lake';
+import { recordedObject } from './record';
 import { replaySfn } from './replay-sfn';
 
 /**
@@ -333,11 +334,14 @@ async function replayS3(fixture: Fixture, target: ReplayTarget): Promise<ReplayO
     } else if (sub === undefined)
       stages.push(`${fn}: ${JSON.stringify(invoked.payload)} (no notification rule matches this key)`);
   } else {
-    for (const key of keys) {
-      const existing = await target.s3
-        .send(new GetObjectCommand({ Bucket: target.bucket, Key: key }))
-        .then(async (o) => Buffer.from((await o.Body?.transformToByteArray()) ?? []))
-        .catch(() => undefined);
+    for (const [i, key] of keys.entries()) {
+      // The bytes recorded with the fixture (logbase replay --record), else the object the bucket holds.
+      const existing =
+        (await recordedObject(fixture.file, i)) ??
+        (await target.s3
+          .send(new GetObjectCommand({ Bucket: target.bucket, Key: key }))
+          .then(async (o) => Buffer.from((await o.Body?.transformToByteArray()) ?? []))
+          .catch(() => undefined));
       if (existing === undefined) {
         throw new ReplayError(
           `s3://${target.bucket}/${key} is not in the bucket, and a fixture holds no object bytes: write it first, or replay with --invoke`,
