@@ -81,22 +81,24 @@ export function decideCollectLines(lines: readonly QuarantineLine[], limits: Col
   const requestId = first.request_id;
   const whole = lines.findIndex((l) => l.index === null);
   if (whole >= 0) {
-    // A body rejected whole: read as collect reads a body (JSON when it is a JSON object, else JSON lines).
+    // A body rejected whole, read as collect reads a body; its content type is not kept, so as JSON
+    // ({"events": [...]}) first, then as JSON lines.
     const line = lines[whole] as QuarantineLine;
     const body = Buffer.from(line.raw, line.raw_encoding === 'base64' ? 'base64' : 'utf8');
     const text = line.raw_encoding === 'base64' ? undefined : line.raw;
-    const contentType =
-      /^\s*\{/.test(text ?? '') && !/\}\s*\n\s*\{/.test(text ?? '') ? 'application/json' : NDJSON;
-    let prepared: PreparedRequest;
-    try {
-      prepared = prepareRequest(
-        { body, ...(text === undefined ? {} : { text }), contentType, receivedAt, requestId },
-        limits,
-      );
-    } catch (error) {
-      if (error instanceof CollectRequestError) return { eventAt, extra: [] };
-      throw error;
+    let prepared: PreparedRequest | undefined;
+    for (const contentType of ['application/json', NDJSON]) {
+      try {
+        prepared = prepareRequest(
+          { body, ...(text === undefined ? {} : { text }), contentType, receivedAt, requestId },
+          limits,
+        );
+        break;
+      } catch (error) {
+        if (!(error instanceof CollectRequestError)) throw error;
+      }
     }
+    if (prepared === undefined) return { eventAt, extra: [] };
     if (prepared.clicks.length + prepared.events.length === 0) return { eventAt, extra: [] };
     eventAt[whole] = 0;
     const extra: QuarantineLine[] = prepared.rejected.map((r) => ({
