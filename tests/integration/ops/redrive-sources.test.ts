@@ -284,6 +284,10 @@ describe('logbase redrive articles on the local stack', () => {
     expect(afterTwo).toEqual(afterOne);
     expect((await gzLines(key)).map((l) => l.index)).toEqual([2]);
     expect(first).toContainEqual(`wrote 2 article(s) to ${TABLE}`);
+    const recorded = first.at(-1)?.replace(`recorded: s3://${BUCKET}/`, '') as string;
+    expect(recorded).toMatch(/^ops\/runs\/redrive-articles\/dt=\d{4}-\d{2}-\d{2}\/.+\.json$/);
+    const record = JSON.parse((await readObject(platform.clients.s3, BUCKET, recorded)).toString('utf8'));
+    expect(record).toMatchObject({ command: 'redrive-articles', stage: 'local', counts: { written: 2 } });
     expect(second).toContainEqual(`wrote 0 article(s) to ${TABLE}`);
   });
 });
@@ -427,5 +431,13 @@ describe('logbase redrive vectors on the local stack', () => {
     );
     expect(first.filter((l) => / applied, message deleted$/.test(l)).length).toBeGreaterThan(0);
     expect(second[0]).toBe(`${QUEUE}: 0 on-failure record(s)`);
+    const recorded = first.at(-1)?.replace(`recorded: s3://${BUCKET}/`, '') as string;
+    expect(recorded).toMatch(/^ops\/runs\/redrive-vectors\/dt=\d{4}-\d{2}-\d{2}\/.+\.json$/);
+    const record = JSON.parse((await readObject(platform.clients.s3, BUCKET, recorded)).toString('utf8'));
+    expect(record).toMatchObject({
+      command: 'redrive-vectors',
+      counts: { past_retention: 0, still_failing: 0, records_applied: 3 },
+    });
+    expect(record.counts.applied).toBe(record.counts.messages);
   });
 });
