@@ -3,8 +3,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
 import { s3Client } from '../../lib/aws/clients';
 import { type CompactSummary, compactLake } from '../../lib/compact/compact-lake';
 import { HourMerger } from '../../lib/compact/merge';
@@ -24,7 +24,9 @@ export interface CompactLakeDeps {
  * One scheduled run: the closed hours of the lookback window, every table, within the run's limits
  * (what is left waits for the next run); the outcome is logged, counted and recorded under ops/runs/compact/.
  */
-export async function runScheduledCompaction(deps: CompactLakeDeps): Promise<CompactSummary & { record: string }> {
+export async function runScheduledCompaction(
+  deps: CompactLakeDeps,
+): Promise<CompactSummary & { record: string }> {
   const { config } = deps;
   const started = deps.now();
   const hours = recentClosedHours(started, config.lookbackHours, config.settleMinutes);
@@ -54,7 +56,12 @@ export async function runScheduledCompaction(deps: CompactLakeDeps): Promise<Com
   metrics.addMetric('FilesBefore', MetricUnit.Count, t.files_before);
   metrics.addMetric('FilesAfter', MetricUnit.Count, t.files_after);
   const log = t.failed > 0 ? logger.error.bind(logger) : logger.info.bind(logger);
-  log('compaction run', { totals: t, unchanged: summary.unchanged, record, failed: summary.hours.filter((h) => h.error) });
+  log('compaction run', {
+    totals: t,
+    unchanged: summary.unchanged,
+    record,
+    failed: summary.hours.filter((h) => h.error),
+  });
   if (t.failed > 0) throw new Error(`${t.failed} hour(s) failed to compact; see ${record}`);
   return { ...summary, record };
 }
