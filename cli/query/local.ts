@@ -176,7 +176,7 @@ function jsonValue(value: unknown, type: string): unknown {
 
 /** DuckDB's errors for a file gone or half-written between the listing and the read. */
 function isFileRace(error: unknown): boolean {
-  return /No such file or directory|Cannot open file|No magic bytes found|too small to be a Parquet file|corrupt|Invalid Input Error: File/i.test(
+  return /No such file or directory|No files found that match|Cannot open file|No magic bytes found|too small to be a Parquet file|corrupt|Invalid Input Error: File/i.test(
     (error as Error).message ?? '',
   );
 }
