@@ -8,8 +8,8 @@ import {
   type HourPlan,
   planHour,
   recentClosedHours,
-  splitDeletes,
   type StoredFile,
+  splitDeletes,
   type TableHour,
 } from '../../../lib/domain/compact/plan';
 
