@@ -10,7 +10,9 @@ import { runCompact } from '../../../cli/commands/compact';
 import { runLocalQuery } from '../../../cli/commands/query';
 import { objectCreatedEvent } from '../../../cli/ops/backfill';
 import { rawObjectLines } from '../../../cli/traffic/raw-objects';
+import { runScheduledCompaction } from '../../../functions/compact-lake/compact';
 import { formatS3Event } from '../../../functions/format-parquet/format';
+import { HourMerger } from '../../../lib/compact/merge';
 import { PatternLineCheck } from '../../../lib/domain/format/stored-lines';
 import { ParquetWriter } from '../../../lib/format/duckdb';
 import { silentLog } from '../../../local/log';
@@ -247,5 +249,61 @@ describe('logbase compact on the local stack', () => {
     expect(answers.length).toBeGreaterThan(3);
     expect(new Set(answers)).toEqual(new Set([Number(expected?.n)]));
     expect(await parquetKeys('lake/click/v1/dt=2026-03-01/hour=05/')).toHaveLength(1);
+  });
+
+  it('compacts on schedule the hours closed since the last run, keeps the inputs for the grace period, and deletes them in a later run', async () => {
+    // Prepare: hour 07 closed at 08:30 (30 minutes after its end), hour 08 open until 09:30
+    for (let n = 1; n <= 4; n++) await deliver(rawKey('07', n), rawObject(7, n * 10, 200 + n));
+    await deliver(rawKey('08', 1), rawObject(8, 10, 300));
+    const hour08 = await lakeState();
+    const sql = (hour: string) =>
+      `SELECT count(*) AS n FROM impression WHERE dt = '2026-03-01' AND hour = '${hour}'`;
+    const [expected] = await query(sql('07'));
+    const inputs = await parquetKeys('lake/impression/v1/dt=2026-03-01/hour=07/');
+    const merger = await HourMerger.open({ tempDirectory: join(work, 'merge-spill') });
+    const config = {
+      dataBucket: BUCKET,
+      stage: 'local',
+      targetBytes: 128 * 1024 * 1024,
+      settleMinutes: 30,
+      graceMinutes: 20,
+      lookbackHours: 48,
+      maxHours: 24,
+      maxBytes: 4 * 1024 ** 3,
+      workDir: join(work, 'scheduled'),
+      duckDbMemoryLimit: undefined,
+    };
+    const scheduled = (at: string) =>
+      runScheduledCompaction({ config, s3: clients.s3, merger: async () => merger, now: () => new Date(at) });
+    // Act
+    const first = await scheduled('2026-03-01T09:00:00Z');
+    const duringGrace = await query(sql('07'));
+    const keptInputs = await parquetKeys('lake/impression/v1/dt=2026-03-01/hour=07/');
+    const second = await scheduled('2026-03-01T09:21:00Z');
+    merger.close();
+    // Assess
+    expect(first.hours.filter((h) => h.hour === '2026-03-01T07').map((h) => h.action)).toEqual(
+      expect.arrayContaining(['compacted']),
+    );
+    expect(first.hours.some((h) => h.hour.startsWith('2026-03-01T08'))).toBe(false);
+    expect(duringGrace).toEqual([expected]);
+    expect(keptInputs).toEqual(expect.arrayContaining(inputs));
+    expect(keptInputs).toHaveLength(inputs.length + 1);
+    expect(second.totals.compacted).toBe(0);
+    expect(second.totals.deleted).toBe(first.hours.reduce((n, h) => n + h.pending_delete, 0));
+    expect(await parquetKeys('lake/impression/v1/dt=2026-03-01/hour=07/')).toEqual([
+      expect.stringMatching(/\/compacted-[0-9a-f]{16}-0\.parquet$/),
+    ]);
+    expect(await query(sql('07'))).toEqual([expected]);
+    const after = await lakeState();
+    for (const [key, hash] of Object.entries(hour08))
+      if (key.includes('hour=08')) expect(after[key]).toBe(hash);
+    const record = JSON.parse((await readObject(clients.s3, BUCKET, second.record)).toString('utf8'));
+    expect(record).toMatchObject({
+      command: 'compact',
+      user: 'schedule',
+      stage: 'local',
+      counts: { deleted: second.totals.deleted },
+    });
   });
 });
