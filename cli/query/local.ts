@@ -1,6 +1,13 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { DUCKDB_TYPES, type LakeTable, lakeTables, lakeViews, storedTableName } from '../../catalog/lake';
-import { duckDbDedup, rowNumberSql } from '../../lib/domain/compact/dedup';
+import {
+  DUCKDB_TYPES,
+  type LakeTable,
+  lakeTables,
+  lakeViews,
+  partitionOf,
+  storedTableName,
+} from '../../catalog/lake';
+import { duckDbDedup, isDeduplicatedHour, rowNumberSql } from '../../lib/domain/compact/dedup';
 import { lakeResolver, QueryGuard } from './guard';
 import type { QueryResult } from './output';
 import { LocalPartitions } from './partitions';
@@ -44,16 +51,30 @@ export function tableViewSql(table: LakeTable, schema: string, files: string[]):
       `CREATE OR REPLACE VIEW ${name} AS ${emptyRelation(table)}`,
     ];
   }
-  const list = `[${files.map(sqlString).join(', ')}]`;
-  const scan =
-    `SELECT * FROM read_parquet(${list}, hive_partitioning = true, union_by_name = true, filename = ${sqlString(FILE_COLUMN)}, ` +
-    `hive_types = {'dt': VARCHAR, 'hour': VARCHAR})`;
-  // UNION ALL BY NAME: the registry's columns in its order, a column no file has yet (an optional field) NULL.
-  const withFile = `${emptyRelation(table, true)} UNION ALL BY NAME ${scan}`;
-  const rule = rowNumberSql(duckDbDedup(identifier(FILE_COLUMN)));
+  // An hour holding only one compaction's output has each event once already: the rule is skipped there.
+  const byHour = new Map<string, string[]>();
+  for (const f of files) {
+    const p = partitionOf(f);
+    const id = p ? `${p.dt}/${p.hour}` : f;
+    byHour.set(id, [...(byHour.get(id) ?? []), f]);
+  }
+  const clean = [...byHour.values()].filter((fs) => isDeduplicatedHour(fs)).flat();
+  const dirty = [...byHour.values()].filter((fs) => !isDeduplicatedHour(fs)).flat();
+  const scan = (list: string[]) =>
+    // UNION ALL BY NAME: the registry's columns in its order, a column no file has yet (an optional field) NULL.
+    `${emptyRelation(table, true)} UNION ALL BY NAME SELECT * FROM read_parquet([${list.map(sqlString).join(', ')}], ` +
+    `hive_partitioning = true, union_by_name = true, filename = ${sqlString(FILE_COLUMN)}, hive_types = {'dt': VARCHAR, 'hour': VARCHAR})`;
+  const file = identifier(FILE_COLUMN);
+  const rule = rowNumberSql(duckDbDedup(file));
+  const branches = [
+    ...(clean.length > 0 ? [`SELECT * FROM (SELECT * EXCLUDE (${file}) FROM (${scan(clean)}))`] : []),
+    ...(dirty.length > 0
+      ? [`SELECT * FROM (SELECT * EXCLUDE (${file}) FROM (${scan(dirty)}) QUALIFY ${rule} = 1)`]
+      : []),
+  ];
   return [
-    `CREATE OR REPLACE VIEW ${stored} AS SELECT * EXCLUDE (${identifier(FILE_COLUMN)}) FROM (${withFile})`,
-    `CREATE OR REPLACE VIEW ${name} AS SELECT * EXCLUDE (${identifier(FILE_COLUMN)}) FROM (${withFile}) QUALIFY ${rule} = 1`,
+    `CREATE OR REPLACE VIEW ${stored} AS SELECT * EXCLUDE (${file}) FROM (${scan(files)})`,
+    `CREATE OR REPLACE VIEW ${name} AS ${branches.join(' UNION ALL BY NAME ')}`,
   ];
 }
 

@@ -15,6 +15,16 @@ export function isCompactedKey(key: string): boolean {
   return new RegExp(`(^|[/-])${COMPACTED_NAME}`).test(key);
 }
 
+/**
+ * True when the files of one hour are the output of one compaction and nothing else: each event is
+ * in them once already (compaction verified it), so a reader may skip the rule for that hour.
+ */
+export function isDeduplicatedHour(keys: readonly string[]): boolean {
+  const generation = /(?:^|[/-])compacted-([0-9a-f]{16})-[0-9]+\.parquet/;
+  const generations = new Set(keys.map((k) => generation.exec(k)?.[1] ?? ''));
+  return keys.length > 0 && generations.size === 1 && !generations.has('');
+}
+
 /** Columns of the rule: the partition and the ordering, given the SQL of the row's file path. */
 export interface DedupSql {
   partitionBy: string;

@@ -1,5 +1,10 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { duckDbDedup, isCompactedKey, rowNumberSql } from '../../../lib/domain/compact/dedup';
+import {
+  duckDbDedup,
+  isCompactedKey,
+  isDeduplicatedHour,
+  rowNumberSql,
+} from '../../../lib/domain/compact/dedup';
 import {
   boundRun,
   type CompactionManifest,
@@ -223,5 +228,22 @@ describe('the dedup rule', () => {
       ['e2', 'backfilled'],
       ['e3', 'a'],
     ]);
+  });
+});
+
+describe('a deduplicated hour', () => {
+  it('is one whose files are all one compaction output, so a reader may skip the rule there', () => {
+    // Prepare
+    const out = (g: string, i: number) =>
+      `lake/click/v1/dt=2026-03-01/hour=03/compacted-${g}-${i}.parquet._S3rver_object`;
+    const g1 = '0123456789abcdef';
+    const g2 = 'fedcba9876543210';
+    // Act / Assess
+    expect(isDeduplicatedHour([out(g1, 0), out(g1, 1)])).toBe(true);
+    expect(isDeduplicatedHour([out(g1, 0), out(g2, 0)])).toBe(false);
+    expect(isDeduplicatedHour([out(g1, 0), 'lake/click/v1/dt=2026-03-01/hour=03/raw-1-s0000.parquet'])).toBe(
+      false,
+    );
+    expect(isDeduplicatedHour([])).toBe(false);
   });
 });
