@@ -9,7 +9,7 @@ import {
   NoSuchKey,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { putFile, putJson } from '../aws/format-s3';
+import { inParallel, putFile, putJson } from '../aws/format-s3';
 import {
   boundRun,
   type CompactionManifest,
@@ -227,7 +227,9 @@ async function compactHour(
     mkdirSync(join(dir, 'in'));
     // Local names keep the keys' order and the compacted marker: the dedup rule's tiebreak sees what a reader sees.
     const local = inputs.map((f, i) => join(dir, 'in', `${String(i).padStart(6, '0')}-${basename(f.key)}`));
-    for (const [i, f] of inputs.entries()) await download(deps.s3, deps.bucket, f.key, local[i] as string);
+    await inParallel([...inputs.keys()], 8, (i) =>
+      download(deps.s3, deps.bucket, (inputs[i] as StoredFile).key, local[i] as string),
+    );
     const merger = await deps.merger();
     const merged = await merger.merge({
       files: local,
