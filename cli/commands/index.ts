@@ -1,5 +1,6 @@
 import { registerArticles } from './articles';
 import { registerBackfill } from './backfill';
+import { registerCompact } from './compact';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
 import { registerRedrive } from './redrive';
@@ -23,3 +24,4 @@ commands.push(registerReplay);
 commands.push(registerBackfill);
 commands.push(registerRedrive);
 commands.push(registerRedriveSources);
+commands.push(registerCompact);
