@@ -252,6 +252,83 @@ describe('logbase redrive articles (the command on mocked clients)', () => {
   });
 });
 
+describe('the redrive commands on their own clients', () => {
+  it('makes its own clients for a local or a deployed target when none is given', async () => {
+    // Prepare
+    sqsMock.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://q' });
+    sqsMock.on(ReceiveMessageCommand).resolves({});
+    // Act
+    const codes = [
+      await runRedriveCollect({ ...target(), local: true }, { dryRun: true }, () => {}),
+      await runRedriveCollect(target(), { dryRun: true }, () => {}),
+      await runRedriveArticles({ ...target(), local: true }, { dryRun: true }, () => {}),
+      await runRedriveArticles(target(), { dryRun: true }, () => {}),
+      await runRedriveVectors({ ...target(), local: true }, { dryRun: true }, () => {}),
+      await runRedriveVectors(target(), { dryRun: true }, () => {}),
+    ];
+    // Assess
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('names what serverless.yml lacks', async () => {
+    // Prepare
+    const bare = { ...target(), wiring: { functions: [], streamSubscriptions: [] } as unknown as Wiring };
+    // Act / Assess
+    await expect(runRedriveCollect(bare, { dryRun: true }, () => {})).rejects.toThrow(
+      'serverless.yml has no function collect',
+    );
+    await expect(runRedriveVectors(bare, { dryRun: true }, () => {})).rejects.toThrow(
+      'serverless.yml gives updateUserVectors no SQS on-failure destination',
+    );
+  });
+
+  it('keeps quarantined articles DynamoDB did not write, and exits 1', async () => {
+    // Prepare
+    const Q = 'quarantine/articles/dt=2026-11-20/hour=09/r2.jsonl.gz';
+    const article = {
+      article_id: 'art_2',
+      title: 't',
+      body: 'b',
+      category: 'economy',
+      published_at: '2026-11-13T21:33:49.000Z',
+      tags: [],
+    };
+    s3Mock
+      .on(ListObjectsV2Command, { Prefix: 'quarantine/articles/' })
+      .resolves({ Contents: [{ Key: Q, Size: 9 }] });
+    s3Mock.on(GetObjectCommand, { Key: Q }).resolves(
+      body(
+        gz([
+          {
+            received_at: '2026-11-20T09:30:00.000Z',
+            index: null,
+            article_id: null,
+            errors: [{ path: '', message: 'body is not valid JSON' }],
+            raw: JSON.stringify({ articles: [article] }),
+            source: { kind: 'http', request_id: 'r2', ip: null, user_agent: null },
+          },
+        ]),
+      ),
+    );
+    dynamoMock
+      .on(BatchWriteItemCommand)
+      .rejects(Object.assign(new Error('gone'), { name: 'ResourceNotFoundException' }));
+    const out: string[] = [];
+    // Act
+    const code = await runRedriveArticles(
+      target(),
+      { dryRun: false },
+      (l) => out.push(l),
+      new DynamoDBClient({ region }),
+    );
+    // Assess
+    expect(code).toBe(1);
+    expect(out).toContain(`failed: ${Q}: 1 article(s) not stored (ResourceNotFoundException: gone)`);
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+});
+
 describe('logbase redrive vectors (the command on mocked clients)', () => {
   it('says an empty queue holds nothing and records the run', async () => {
     // Prepare
