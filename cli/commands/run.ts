@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { dynamoDbClient, s3Client, snsClient } from '../../lib/aws/clients';
+import { publishReportTask } from '../../lib/batch/report';
 import {
   articleStatsTask,
   type BatchDeps,
@@ -32,6 +33,7 @@ export const BATCH_TASKS: Record<
   batchShardUsers: { state: 'ShardUsers', run: shardUsersTask },
   batchScoreShard: { state: 'ScoreShard', run: scoreShardTask },
   batchWriteRecommendations: { state: 'WriteRecommendations', run: writeRecommendationsTask },
+  batchPublishReport: { state: 'PublishReport', run: publishReportTask },
   batchSummarize: { state: 'Summarize', run: summarizeTask },
   batchNotifyFailure: { state: 'NotifyFailure', run: notifyFailureTask },
 };

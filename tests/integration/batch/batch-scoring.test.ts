@@ -11,6 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { publishReportTask } from '../../../lib/batch/report';
 import {
   articleStatsTask,
   type BatchDeps,
@@ -101,7 +102,9 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
       else clicks += n;
       return Array.from(
         { length: n },
-        (_, k) => `('${id}', TIMESTAMPTZ '${new Date(AS_OF - 60_000 * (k + 1) * 7).toISOString()}')`,
+        // the columns the KPI report reads too (event_type, user_id, platform, tab)
+        (_, k) =>
+          `('${id}', TIMESTAMPTZ '${new Date(AS_OF - 60_000 * (k + 1) * 7).toISOString()}', '${kind === 'i' ? 'impression' : 'click'}', 'u${k % 5}', 'ios', 'top')`,
       );
     });
   for (const [type, kind] of [
@@ -110,7 +113,7 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
   ] as const) {
     const file = join(dir, `${type}.parquet`);
     await c.run(
-      `COPY (SELECT * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at)) TO '${file}' (FORMAT parquet)`,
+      `COPY (SELECT * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at, event_type, user_id, platform, tab)) TO '${file}' (FORMAT parquet)`,
     );
     await clients.s3.send(
       new PutObjectCommand({
@@ -198,6 +201,7 @@ beforeAll(async () => {
     batchShardUsers: (e: any) => shardUsersTask(e, deps),
     batchScoreShard: (e: any) => scoreShardTask(e, deps),
     batchWriteRecommendations: (e: any) => writeRecommendationsTask(e, deps, { sleep: async () => {} }),
+    batchPublishReport: (e: any) => publishReportTask(e, deps),
     batchSummarize: (e: any) => summarizeTask(e, deps),
     batchNotifyFailure: (e: any) => notifyFailureTask(e, deps),
   };
