@@ -12,6 +12,7 @@ import { LocalStackStartError } from './errors';
 import type { HealthReport } from './health';
 import { errorMessage } from './log';
 import { endpointUrl } from './ports';
+import type { LocalPage } from './reports';
 
 /**
  * The most a gzip request body may inflate to: serverless-offline's own payload limit (10 MiB), so a body the
@@ -48,6 +49,11 @@ export interface HttpFrontOptions {
   held?: boolean;
   /** How long a request is held at most before it is answered 503 (default 60 s). */
   holdTimeoutMs?: number;
+  /**
+   * Pages the front answers itself for GET/HEAD (never forwarded, never held): the KPI report pages of
+   * local/reports.ts. Undefined for a path means "not a page": the request is forwarded.
+   */
+  pages?: (path: string) => Promise<LocalPage | undefined>;
 }
 
 /**
@@ -122,8 +128,37 @@ export class HttpFront {
       void this.answerHealth(req, res);
       return;
     }
+    if (
+      this.options.pages &&
+      path?.startsWith('/reports/') &&
+      (req.method === 'GET' || req.method === 'HEAD')
+    ) {
+      void this.answerPage(req, res, path);
+      return;
+    }
     if (this.held) this.holdThenPass(req, res);
     else this.pass(req, res);
+  }
+
+  private async answerPage(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    let page: LocalPage | undefined;
+    try {
+      page = await (this.options.pages as (path: string) => Promise<LocalPage | undefined>)(path);
+    } catch (error) {
+      answer(res, 502, `the local stack could not read the page ${path}: ${errorMessage(error)}`);
+      return;
+    }
+    if (page === undefined) {
+      if (this.held) this.holdThenPass(req, res);
+      else this.pass(req, res);
+      return;
+    }
+    res.writeHead(page.status, {
+      'Content-Type': page.contentType,
+      'Content-Length': Buffer.byteLength(page.body),
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : page.body);
   }
 
   private async answerHealth(req: IncomingMessage, res: ServerResponse): Promise<void> {

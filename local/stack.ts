@@ -23,6 +23,7 @@ import { errorMessage, type StackLog, silentLog } from './log';
 import { type OfflineProcess, startOffline } from './offline';
 import { endpointUrl, freePort } from './ports';
 import { provision } from './provision';
+import { reportPages } from './reports';
 import type { ObjectChange } from './s3/events';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
@@ -306,6 +307,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         maxInflatedBytes: options.maxInflatedBodyBytes,
         health: () => health.report(),
         held: true,
+        // The KPI report pages (reports/kpi/ in the data bucket), read through the local S3.
+        pages: reportPages(() => s3, String(config.provider.environment?.DATA_BUCKET ?? '')),
       });
       openFront = () => front.open();
       await front.start();
