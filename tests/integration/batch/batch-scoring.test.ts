@@ -283,6 +283,17 @@ describe('batch scoring on the local stack', () => {
     });
     expect(recs.get('u4')?.articles).toHaveLength(20);
     expect(recs.has('u5')).toBe(false);
+    // the KPI report's data-quality panel names the same skipped article and user item
+    const report = JSON.parse(await s3Text(`reports/kpi/dt=${DATE}/report.json`));
+    expect(report.data_quality.skipped_articles).toEqual({
+      count: 1,
+      items: [{ article_id: 'broken', reason: expect.any(String) }],
+    });
+    expect(report.data_quality.unreadable_user_items).toEqual({
+      count: 1,
+      items: [{ user_id: 'u5', reason: expect.any(String) }],
+    });
+    expect(report.headline.impressions.value).toBe(lake.impressions);
   }, 60_000);
 
   it('writes article stats whose counts equal the lake, and a second run of the date gives the same mart and recommendations', async () => {
