@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { getBytes, listKeys, listObjects, putBytes, scanItems } from '../aws/batch';
 import { type FormatManifest, manifestKey } from '../domain/format/records';
-import { type KpiReport, parseReport, renderReportHtml } from '../domain/report';
+import { InvalidReportError, type KpiReport, parseReport, renderReportHtml } from '../domain/report';
 import {
   type CountRow,
   dayBefore,
@@ -84,12 +84,13 @@ async function previousReport(deps: BatchDeps, date: string): Promise<KpiReport 
   const key = reportKeys(dayBefore(date)).json;
   const keys = await listKeys(deps.s3, deps.config.bucket, key);
   if (!keys.includes(key)) return null;
+  const text = Buffer.from(await getBytes(deps.s3, deps.config.bucket, key)).toString('utf8');
+  // A report this logbase cannot read (another version, hand-edited) is no day before: the page says so.
   try {
-    return parseReport(
-      JSON.parse(Buffer.from(await getBytes(deps.s3, deps.config.bucket, key)).toString('utf8')),
-    );
-  } catch {
-    return null;
+    return parseReport(JSON.parse(text));
+  } catch (error) {
+    if (error instanceof InvalidReportError || error instanceof SyntaxError) return null;
+    throw error;
   }
 }
 

@@ -243,4 +243,24 @@ describe('The KPI report of a day of events on the local platform', () => {
     const latest = await (await fetch(`${platform.stack.endpoints.http}/reports/kpi/latest`)).text();
     expect(latest).toContain(`KPI レポート ${date}`);
   }, 120_000);
+
+  it('compares the next day with the report of the day before it', async () => {
+    // Prepare
+    const today = await report(date);
+    const tomorrow = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+    // Act
+    const ended = await platform.stack.stepFunctions.start(MACHINE, { date: tomorrow }).result;
+
+    // Assess
+    expect(ended.status).toBe('SUCCEEDED');
+    const next = await report(tomorrow);
+    expect(next.headline.daily_active_users).toEqual({
+      value: 0,
+      previous: today.headline.daily_active_users.value,
+      change: -1,
+    });
+    expect(next.headline.clicks.previous).toBe(today.headline.clicks.value);
+    expect(next.headline.ctr.previous).toBe(today.headline.ctr.value);
+  }, 120_000);
 });
