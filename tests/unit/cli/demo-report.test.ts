@@ -88,4 +88,27 @@ describe('the end of logbase dev --demo', () => {
     ]);
     expect(late).toEqual(['logbase dev: demo: 1 raw objects still unformatted: no report run']);
   });
+
+  it('names the report key when there is no HTTP API, and skips the run without a batchScoring machine or when stopped', async () => {
+    // Prepare
+    bucket(0);
+    const noHttp = fakeStack('SUCCEEDED');
+    (noHttp.stack.endpoints as { http?: string }).http = undefined;
+    const noMachine = fakeStack('SUCCEEDED');
+    (noMachine.stack.stepFunctions as { list: () => unknown[] }).list = () => [];
+    const stopped = new AbortController();
+    stopped.abort();
+
+    // Act
+    const lines = await demoReport(noHttp.stack, DATE, new AbortController().signal, { log: () => {} });
+    const none = await demoReport(noMachine.stack, DATE, new AbortController().signal, { log: () => {} });
+    s3.reset();
+    s3.on(ListObjectsV2Command).resolves({});
+    const aborted = await demoReport(fakeStack('SUCCEEDED').stack, DATE, stopped.signal, { log: () => {} });
+
+    // Assess
+    expect(lines.at(-1)).toBe(`KPI report of ${DATE}: open reports/kpi/dt=${DATE}/index.html`);
+    expect(none).toEqual(['logbase dev: demo: no batchScoring state machine or DATA_BUCKET: no report']);
+    expect(aborted).toEqual([]);
+  });
 });
