@@ -24,6 +24,7 @@ import { type OfflineProcess, startOffline } from './offline';
 import { endpointUrl, freePort } from './ports';
 import { provision } from './provision';
 import { Recorder, RecordingInvoker } from './recorder';
+import { reportPages } from './reports';
 import type { ObjectChange } from './s3/events';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
@@ -310,6 +311,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         health: () => health.report(),
         held: true,
         recorder,
+        // The KPI report pages (reports/kpi/ in the data bucket), read through the local S3.
+        pages: reportPages(() => s3, String(config.provider.environment?.DATA_BUCKET ?? '')),
       });
       openFront = () => front.open();
       await front.start();

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { dynamoDbClient, s3Client, snsClient } from '../../lib/aws/clients';
+import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
+import { publishReportTask } from '../../lib/batch/report';
 import {
   articleStatsTask,
   type BatchDeps,
@@ -11,8 +13,10 @@ import {
   summarizeTask,
   writeRecommendationsTask,
 } from '../../lib/batch/tasks';
+import { reportKeys } from '../../lib/domain/report/kpi';
 import { InProcessInvoker, type LocalHandler } from '../../local/invoker';
 import { silentLog } from '../../local/log';
+import { LATEST_REPORT_PATH } from '../../local/reports';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import type { RegisterCommand } from './register';
 import type { Output } from './schemas';
@@ -32,6 +36,7 @@ export const BATCH_TASKS: Record<
   batchShardUsers: { state: 'ShardUsers', run: shardUsersTask },
   batchScoreShard: { state: 'ScoreShard', run: scoreShardTask },
   batchWriteRecommendations: { state: 'WriteRecommendations', run: writeRecommendationsTask },
+  batchPublishReport: { state: 'PublishReport', run: publishReportTask },
   batchSummarize: { state: 'Summarize', run: summarizeTask },
   batchNotifyFailure: { state: 'NotifyFailure', run: notifyFailureTask },
 };
@@ -126,6 +131,14 @@ export async function runBatchScoring(options: RunOptions, io: Output = stdio): 
       return 1;
     }
     io.out(JSON.stringify(ended.output, null, 2));
+    const date = (ended.output as { date?: string } | undefined)?.date;
+    const bucket = stack.config.provider.environment?.DATA_BUCKET;
+    if (date && typeof bucket === 'string') {
+      io.out(
+        `KPI report of ${date}: s3://${bucket}/${reportKeys(date).html} ` +
+          `(npm start serves the newest at http://${LOCAL_DEFAULTS.host}:${LOCAL_DEFAULTS.http}${LATEST_REPORT_PATH})`,
+      );
+    }
     return 0;
   } finally {
     await stack?.stop();

@@ -59,6 +59,13 @@ export interface BatchConfig {
   workDir: string;
   failureTopicArn: string;
   stateMachine: string;
+  /** PublishReport's settings (lib/batch/report.ts). */
+  report: {
+    lookbackDays: number;
+    quarantineThreshold: number;
+    rawAgeLimitSeconds: number;
+    userVectorLagLimitSeconds: number;
+  };
 }
 
 /** Settings read once per container; throws a ConfigError naming a missing variable. */
@@ -86,6 +93,12 @@ export function loadBatchConfig(env: NodeJS.ProcessEnv = process.env): BatchConf
     workDir: optionalEnv('BATCH_WORK_DIR', '/tmp/batch', env),
     failureTopicArn: optionalEnv('BATCH_FAILURE_TOPIC_ARN', '', env),
     stateMachine: optionalEnv('BATCH_STATE_MACHINE', 'batchScoring', env),
+    report: {
+      lookbackDays: intEnv('BATCH_REPORT_LOOKBACK_DAYS', 7, env),
+      quarantineThreshold: num('BATCH_REPORT_QUARANTINE_THRESHOLD', 0.01),
+      rawAgeLimitSeconds: intEnv('BATCH_REPORT_RAW_AGE_LIMIT_SECONDS', 1800, env),
+      userVectorLagLimitSeconds: intEnv('BATCH_REPORT_VECTOR_LAG_LIMIT_SECONDS', 120, env),
+    },
   };
 }
 
@@ -282,7 +295,8 @@ export interface ScoreShardOutput {
   users: number;
   personal: number;
   popular: number;
-  skipped: { count: number; named: Skipped[] };
+  /** `articles`: how many of them are articles (the rest are users), for the report's data-quality panel. */
+  skipped: { count: number; articles?: number; named: Skipped[] };
   kernel: string;
 }
 
@@ -341,7 +355,11 @@ export async function scoreShardTask(
     users: ids.length,
     personal: recs.filter((r) => r.source === 'personal').length,
     popular: recs.filter((r) => r.source === 'popular').length,
-    skipped: { count: skipped.length, named: skipped.slice(0, SUMMARY_NAMED) },
+    skipped: {
+      count: skipped.length,
+      articles: skipped.filter((s) => s.kind === 'article').length,
+      named: skipped.slice(0, SUMMARY_NAMED),
+    },
     kernel: ranked.kernel,
   };
 }

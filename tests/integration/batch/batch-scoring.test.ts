@@ -11,6 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { publishReportTask } from '../../../lib/batch/report';
 import {
   articleStatsTask,
   type BatchDeps,
@@ -101,7 +102,9 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
       else clicks += n;
       return Array.from(
         { length: n },
-        (_, k) => `('${id}', TIMESTAMPTZ '${new Date(AS_OF - 60_000 * (k + 1) * 7).toISOString()}')`,
+        // the columns the KPI report reads too (event_type, user_id, platform, tab)
+        (_, k) =>
+          `('${id}', TIMESTAMPTZ '${new Date(AS_OF - 60_000 * (k + 1) * 7).toISOString()}', '${kind === 'i' ? 'impression' : 'click'}', 'u${k % 5}', 'ios', 'top')`,
       );
     });
   for (const [type, kind] of [
@@ -110,8 +113,8 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
   ] as const) {
     const file = join(dir, `${type}.parquet`);
     await c.run(
-      // With the envelope the lake's dedup rule reads (each row its own event).
-      `COPY (SELECT '${kind}' || row_number() OVER () AS event_id, occurred_at AS received_at, 'r' AS request_id, * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at)) TO '${file}' (FORMAT parquet)`,
+      // With the envelope the lake's dedup rule reads (each row its own event) and the columns the report reads.
+      `COPY (SELECT '${kind}' || row_number() OVER () AS event_id, occurred_at AS received_at, 'r' AS request_id, * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at, event_type, user_id, platform, tab)) TO '${file}' (FORMAT parquet)`,
     );
     await clients.s3.send(
       new PutObjectCommand({
@@ -199,6 +202,7 @@ beforeAll(async () => {
     batchShardUsers: (e: any) => shardUsersTask(e, deps),
     batchScoreShard: (e: any) => scoreShardTask(e, deps),
     batchWriteRecommendations: (e: any) => writeRecommendationsTask(e, deps, { sleep: async () => {} }),
+    batchPublishReport: (e: any) => publishReportTask(e, deps),
     batchSummarize: (e: any) => summarizeTask(e, deps),
     batchNotifyFailure: (e: any) => notifyFailureTask(e, deps),
   };
@@ -280,6 +284,17 @@ describe('batch scoring on the local stack', () => {
     });
     expect(recs.get('u4')?.articles).toHaveLength(20);
     expect(recs.has('u5')).toBe(false);
+    // the KPI report's data-quality panel names the same skipped article and user item
+    const report = JSON.parse(await s3Text(`reports/kpi/dt=${DATE}/report.json`));
+    expect(report.data_quality.skipped_articles).toEqual({
+      count: 1,
+      items: [{ article_id: 'broken', reason: expect.any(String) }],
+    });
+    expect(report.data_quality.unreadable_user_items).toEqual({
+      count: 1,
+      items: [{ user_id: 'u5', reason: expect.any(String) }],
+    });
+    expect(report.headline.impressions.value).toBe(lake.impressions);
   }, 60_000);
 
   it('writes article stats whose counts equal the lake, and a second run of the date gives the same mart and recommendations', async () => {

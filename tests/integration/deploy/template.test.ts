@@ -573,6 +573,7 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       ShardUsers: 'BatchShardUsersLambdaFunction',
       ScoreShard: 'BatchScoreShardLambdaFunction',
       WriteRecommendations: 'BatchWriteRecommendationsLambdaFunction',
+      PublishReport: 'BatchPublishReportLambdaFunction',
       Summarize: 'BatchSummarizeLambdaFunction',
       NotifyFailure: 'BatchNotifyFailureLambdaFunction',
     });

@@ -67,6 +67,7 @@ describe('logbase dev banner', () => {
       /HTTP API\s+http:\/\/127\.0\.0\.1:3000\s+POST \/v1\/events/,
       /Health\s+http:\/\/127\.0\.0\.1:3000\/health\s+200 when every service is up, 503 otherwise/,
       /^\s+http:\/\/127\.0\.0\.1:41234\s+serverless-offline's own port, behind the HTTP API/m,
+      /KPI report\s+http:\/\/127\.0\.0\.1:3000\/reports\/kpi\/latest\s+the newest KPI report page/,
       /Lambda\s+http:\/\/127\.0\.0\.1:3002/,
       /S3\s+http:\/\/127\.0\.0\.1:4569\s+buckets: logbase-local-data/,
       /Kinesis\s+http:\/\/127\.0\.0\.1:4567/,
