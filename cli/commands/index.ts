@@ -9,6 +9,7 @@ import { registerReport } from './report';
 import { registerRun } from './run';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
+import { registerStatus } from './status';
 
 // Command modules import RegisterCommand from './register', not from here (no import cycle).
 export type { RegisterCommand } from './register';
@@ -21,3 +22,4 @@ commands.push(registerRun);
 commands.push(registerReplay);
 commands.push(registerBackfill);
 commands.push(registerRedrive);
+commands.push(registerStatus);

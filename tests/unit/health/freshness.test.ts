@@ -17,6 +17,11 @@ import { ageSeconds, iteratorAgeLag, rawBacklog, streamLag } from '../../../lib/
 
 const NOW = new Date('2026-12-01T12:00:00Z');
 const at = (iso: string) => new Date(iso);
+const shard = (id: string) => ({
+  ShardId: id,
+  HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' },
+  SequenceNumberRange: { StartingSequenceNumber: '0' },
+});
 
 describe('rawBacklog', () => {
   it('counts the raw objects without a manifest and names the oldest with its age', () => {
@@ -157,7 +162,7 @@ describe('streamUserVectorLag', () => {
 
   it('reads each shard after the consumer position and from TRIM_HORIZON where it has none', async () => {
     // Prepare
-    kinesisMock.on(ListShardsCommand).resolves({ Shards: [{ ShardId: 'shard-0' }, { ShardId: 'shard-1' }] });
+    kinesisMock.on(ListShardsCommand).resolves({ Shards: [shard('shard-0'), shard('shard-1')] });
     kinesisMock
       .on(GetShardIteratorCommand, { ShardId: 'shard-0' })
       .resolves({ ShardIterator: 'it-0' })
@@ -209,7 +214,7 @@ describe('streamUserVectorLag', () => {
 
   it('starts an AT_TIMESTAMP position at its time', async () => {
     // Prepare
-    kinesisMock.on(ListShardsCommand).resolves({ Shards: [{ ShardId: 'shard-0' }] });
+    kinesisMock.on(ListShardsCommand).resolves({ Shards: [shard('shard-0')] });
     kinesisMock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it' });
     kinesisMock.on(GetRecordsCommand).resolves({});
 
