@@ -111,10 +111,14 @@ export async function gatherStatus(options: StatusOptions): Promise<StatusReport
 }
 
 /** `logbase status`; 0 when nothing needs someone, 1 when problems are listed, 2 when the status could not be read. */
-export async function runStatus(options: StatusOptions, io: Output = stdio): Promise<number> {
+export async function runStatus(
+  options: StatusOptions,
+  io: Output = stdio,
+  gather: (options: StatusOptions) => Promise<StatusReport> = gatherStatus,
+): Promise<number> {
   let report: StatusReport;
   try {
-    report = await gatherStatus(options);
+    report = await gather(options);
   } catch (error) {
     if (error instanceof StackNotRunningError) {
       io.err(`logbase status: ${error.message}`);

@@ -110,7 +110,7 @@ const EXPECTED: Expected[] = [
       {
         namespace: 'AWS/SQS',
         name: 'ApproximateNumberOfMessagesVisible',
-        dimensions: { QueueName: '${FormatFailuresQueue.QueueName}' },
+        dimensions: { QueueName: `\${FormatFailuresQueue.QueueName}` },
         stat: 'Maximum',
       },
     ],
@@ -192,8 +192,8 @@ const EXPECTED: Expected[] = [
   {
     name: 'http-5xx-rate',
     metrics: () => [
-      { namespace: 'AWS/ApiGateway', name: '5xx', dimensions: { ApiId: '${HttpApi}' }, stat: 'Sum' },
-      { namespace: 'AWS/ApiGateway', name: 'Count', dimensions: { ApiId: '${HttpApi}' }, stat: 'Sum' },
+      { namespace: 'AWS/ApiGateway', name: '5xx', dimensions: { ApiId: `\${HttpApi}` }, stat: 'Sum' },
+      { namespace: 'AWS/ApiGateway', name: 'Count', dimensions: { ApiId: `\${HttpApi}` }, stat: 'Sum' },
     ],
     threshold: (p) => p.alarmHttp5xxRate,
     comparison: 'GreaterThanThreshold',
@@ -204,7 +204,7 @@ const EXPECTED: Expected[] = [
   {
     name: 'http-p99-latency',
     metrics: () => [
-      { namespace: 'AWS/ApiGateway', name: 'Latency', dimensions: { ApiId: '${HttpApi}' }, stat: 'p99' },
+      { namespace: 'AWS/ApiGateway', name: 'Latency', dimensions: { ApiId: `\${HttpApi}` }, stat: 'p99' },
     ],
     threshold: (p) => p.alarmHttpP99LatencyMs,
     comparison: 'GreaterThanThreshold',
@@ -215,7 +215,7 @@ const EXPECTED: Expected[] = [
 
 /** An alarm's MetricStat queries in the test's shape. */
 const alarmMetrics = (alarm: Resource): Metric[] =>
-  (alarm.Properties?.Metrics as any[])
+  ((alarm.Properties as Record<string, any>).Metrics as any[])
     .filter((m) => m.MetricStat)
     .map((m) => ({
       namespace: m.MetricStat.Metric.Namespace,
@@ -321,7 +321,7 @@ describe.each(['dev', 'prod'])('The alarms and dashboard of stage %s', (stage) =
     // Assess
     expect(dashboard?.Properties?.DashboardName).toBe(`logbase-${stage}`);
     for (const [name, alarm] of alarms()) {
-      const watched = (alarm.Properties?.Metrics as any[]).find((m) => m.ReturnData);
+      const watched = ((alarm.Properties as Record<string, any>).Metrics as any[]).find((m) => m.ReturnData);
       expect({
         name,
         graph: graphed.find((g) => JSON.stringify(g.metrics) === JSON.stringify(alarmMetrics(alarm))),

@@ -135,11 +135,9 @@ describe('logbase status on the local stack (mocked clients)', () => {
         },
       ],
     });
-    dynamoMock
-      .on(ScanCommand)
-      .resolves({
-        Items: [{ updated_at: { S: ago(500).toISOString() } }, { updated_at: { S: ago(900).toISOString() } }],
-      });
+    dynamoMock.on(ScanCommand).resolves({
+      Items: [{ updated_at: { S: ago(500).toISOString() } }, { updated_at: { S: ago(900).toISOString() } }],
+    });
 
     // Act
     const report = await localStatus(deps());

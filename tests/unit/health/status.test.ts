@@ -8,9 +8,11 @@ import {
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { runStatus } from '../../../cli/commands/status';
+import { Command } from 'commander';
+import { registerStatus, runStatus, statusNames } from '../../../cli/commands/status';
 import { awsStatus } from '../../../cli/status/aws';
-import { duration, renderStatus } from '../../../cli/status/report';
+import { duration, renderStatus, type StatusReport } from '../../../cli/status/report';
+import type { Wiring } from '../../../local/wiring';
 
 const NOW = new Date('2026-12-01T12:00:00Z');
 const cwMock = mockClient(CloudWatchClient);
@@ -256,5 +258,117 @@ describe('duration', () => {
   ])('%d s reads %s', (seconds, text) => {
     // Act and Assess
     expect(duration(seconds)).toBe(text);
+  });
+});
+
+describe('runStatus', () => {
+  const report = (problems: string[]): StatusReport => ({
+    stage: 'local',
+    source: 'local',
+    checked_at: NOW.toISOString(),
+    collect: { last_activity: null, quarantine: null, detail: '' },
+    firehose: { last_activity: null, detail: '' },
+    format: { last_activity: null, backlog: { count: 0, oldest: null }, quarantine: null, detail: '' },
+    vectors: {
+      last_activity: null,
+      lag: { source: 'stream', lagSeconds: 0, waiting: 0, more: false },
+      detail: '',
+    },
+    batch: { last_run: null },
+    alarms: null,
+    problems,
+  });
+  const options = { json: false, endpoint: 'http://127.0.0.1:1', serviceDir: '.' };
+
+  it('prints the report as JSON with --json and exits 0 when nothing needs someone', async () => {
+    // Prepare
+    const out: string[] = [];
+
+    // Act
+    const code = await runStatus(
+      { ...options, json: true },
+      { out: (l) => out.push(l), err: () => undefined },
+      async () => report([]),
+    );
+
+    // Assess
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join('\n'))).toEqual(report([]));
+  });
+
+  it('prints the problems and exits 1 when there are some', async () => {
+    // Prepare
+    const out: string[] = [];
+
+    // Act
+    const code = await runStatus(options, { out: (l) => out.push(l), err: () => undefined }, async () =>
+      report(['offline is down: exited']),
+    );
+
+    // Assess
+    expect(code).toBe(1);
+    expect(out.slice(-2)).toEqual(['problems:', '  - offline is down: exited']);
+    expect(out.find((l) => l.startsWith('vectors'))).toMatch(/^vectors\s+never\s+none/);
+  });
+
+  it('lets any other error through', async () => {
+    // Act and Assess
+    await expect(
+      runStatus(options, { out: () => undefined, err: () => undefined }, async () => {
+        throw new Error('AccessDenied');
+      }),
+    ).rejects.toThrow('AccessDenied');
+  });
+});
+
+describe('logbase status (the command)', () => {
+  it('is registered with its options and exits 2 when no local stack answers', async () => {
+    // Prepare
+    const program = new Command().exitOverride();
+    registerStatus(program);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const before = process.exitCode;
+
+    // Act
+    await program.parseAsync(['node', 'logbase', 'status', '--endpoint', 'http://127.0.0.1:1']);
+    const code = process.exitCode;
+    const written = err.mock.calls.map((c) => String(c[0]));
+    process.exitCode = before;
+    err.mockRestore();
+
+    // Assess
+    expect(code).toBe(2);
+    expect(written[0]).toMatch(/^logbase status: the local stack is not running/);
+  });
+});
+
+describe('statusNames', () => {
+  it('takes the bucket, stream, table, consumer and state machine from the wiring', () => {
+    // Prepare
+    const wiring = {
+      buckets: [{ name: 'logbase-dev-data-ap-northeast-1' }],
+      tables: [{ name: 'logbase-dev-ArticleVectors' }, { name: 'logbase-dev-UserVectors' }],
+      streamSubscriptions: [
+        {
+          functionKey: 'updateUserVectors',
+          functionName: 'logbase-dev-updateUserVectors',
+          streamName: 'logbase-dev-clicks',
+        },
+      ],
+      stateMachines: [{ key: 'batchScoring', name: 'logbase-dev-batch-scoring' }],
+      deliveryStreams: [{ name: 'logbase-dev-events' }, { name: 'logbase-dev-clicks' }],
+    } as unknown as Wiring;
+
+    // Act and Assess
+    expect(statusNames(wiring, 'dev')).toEqual({
+      stage: 'dev',
+      bucket: 'logbase-dev-data-ap-northeast-1',
+      clicksStream: 'logbase-dev-clicks',
+      userVectorsTable: 'logbase-dev-UserVectors',
+      vectorsFunction: 'logbase-dev-updateUserVectors',
+      stateMachine: 'logbase-dev-batch-scoring',
+      deliveryStreams: ['logbase-dev-events', 'logbase-dev-clicks'],
+    });
+    expect(() => statusNames({ ...wiring, stateMachines: [] } as Wiring, 'dev')).toThrow(/batchScoring/);
   });
 });
