@@ -3,7 +3,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { dynamoDbClient, kinesisClient, s3Client } from '../../lib/aws/clients';
+import { dynamoDbClient, kinesisClient, s3Client, sqsClient } from '../../lib/aws/clients';
 import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
 import { dataDirLayout } from '../../local/data-dir';
 import { loadServiceConfig } from '../../local/service-config';
@@ -40,7 +40,8 @@ export function statusNames(
   const table = wiring.tables.find((t) => t.name.endsWith('-UserVectors'));
   const bucket = wiring.buckets[0];
   const machine = wiring.stateMachines.find((m) => m.key === 'batchScoring');
-  if (!sub || !table || !bucket || !machine)
+  const failures = wiring.queues.find((q) => q.name.endsWith('-format-failures'));
+  if (!sub || !table || !bucket || !machine || !failures)
     throw new Error(
       'serverless.yml lacks the clicks subscription, UserVectors, the data bucket or batchScoring',
     );
@@ -51,6 +52,7 @@ export function statusNames(
     userVectorsTable: table.name,
     vectorsFunction: sub.functionName,
     stateMachine: machine.name,
+    formatFailuresQueue: failures.name,
     deliveryStreams: wiring.deliveryStreams.map((d) => d.name),
   };
 }
@@ -69,23 +71,30 @@ export async function gatherStatus(options: StatusOptions): Promise<StatusReport
       ['s3', 'AWS_ENDPOINT_URL_S3'],
       ['kinesis', 'AWS_ENDPOINT_URL_KINESIS'],
       ['dynamodb', 'AWS_ENDPOINT_URL_DYNAMODB'],
+      ['sqs', 'AWS_ENDPOINT_URL_SQS'],
     ] as const) {
       const endpoint = health.services[service]?.endpoint;
       if (endpoint) env[name] = endpoint;
     }
-    const [s3, kinesis, dynamodb] = [s3Client(env), kinesisClient(env), dynamoDbClient(env)];
+    const [s3, kinesis, dynamodb, sqs] = [
+      s3Client(env),
+      kinesisClient(env),
+      dynamoDbClient(env),
+      sqsClient(env),
+    ];
     try {
       const dataDir = options.dataDir ? resolve(options.dataDir) : join(serviceDir, '.logbase', 'data');
       return await localStatus({
         s3,
         kinesis,
         dynamodb,
+        sqs,
         health,
         checkpointsFile: dataDirLayout(dataDir).checkpoints,
         names,
       });
     } finally {
-      for (const c of [s3, kinesis, dynamodb]) c.destroy();
+      for (const c of [s3, kinesis, dynamodb, sqs]) c.destroy();
     }
   }
   const config = await loadServiceConfig({

@@ -16,14 +16,19 @@ import { alarmPrefix, metricsNamespace, type StageNames } from '../../health/ala
 import { iteratorAgeUserVectorLag, listObjects } from '../../lib/aws/freshness';
 import { FORMATTED_RAW_PREFIXES, type ListedObject, rawBacklog } from '../../lib/domain/freshness';
 import { EVENT_TYPES } from '../../lib/schemas/registry';
-import { batchProblem, type LagLimits, lagProblems } from './problems';
+import { batchProblem, failuresProblem, type LagLimits, lagProblems } from './problems';
 import { type AlarmState, type BatchRun, quarantineRate, type StatusReport } from './report';
 
 export interface AwsStatusDeps {
   cloudwatch: CloudWatchClient;
   s3: S3Client;
   sfn: SFNClient;
-  names: StageNames & { bucket: string; stateMachine: string; deliveryStreams: string[] };
+  names: StageNames & {
+    bucket: string;
+    stateMachine: string;
+    deliveryStreams: string[];
+    formatFailuresQueue: string;
+  };
   /** How many UTC days of raw/ are listed for the backlog (a stage keeps months of raw objects). */
   rawDays?: number;
   limits?: LagLimits;
@@ -74,7 +79,10 @@ const metric = (
 });
 
 /** The queries of the last hour's quarantine rates (one 1-hour period) and of the last day's activity (5-minute periods). */
-export function statusQueries(names: StageNames): { hour: MetricDataQuery[]; day: MetricDataQuery[] } {
+export function statusQueries(names: StageNames & { formatFailuresQueue: string }): {
+  hour: MetricDataQuery[];
+  day: MetricDataQuery[];
+} {
   const ns = metricsNamespace(names);
   const service = { service: names.service };
   const hour = [
@@ -93,6 +101,14 @@ export function statusQueries(names: StageNames): { hour: MetricDataQuery[]; day
     invocations('collect', 'collect'),
     invocations('format', 'formatParquet'),
     invocations('vectors', 'updateUserVectors'),
+    metric(
+      'format_failures',
+      'AWS/SQS',
+      'ApproximateNumberOfMessagesVisible',
+      { QueueName: names.formatFailuresQueue },
+      'Maximum',
+      300,
+    ),
   ];
   return { hour, day };
 }
@@ -133,6 +149,20 @@ async function metricData(
     token = page.NextToken;
   } while (token);
   return results;
+}
+
+/** The value of a query's newest datapoint, or null. */
+function latestValue(results: MetricDataResult[], id: string): number | null {
+  const r = results.find((x) => x.Id === id);
+  let at: Date | undefined;
+  let value: number | null = null;
+  (r?.Timestamps ?? []).forEach((t, i) => {
+    if (!at || t > at) {
+      at = t;
+      value = r?.Values?.[i] ?? null;
+    }
+  });
+  return value;
 }
 
 /** The state machine's newest execution (ListStateMachines to find it by name, ListExecutions, newest first). */
@@ -205,6 +235,7 @@ export async function awsStatus(deps: AwsStatusDeps): Promise<StatusReport> {
   const problems = [
     ...alarms.filter((a) => a.state === 'ALARM').map((a) => `alarm ${a.name} is in ALARM: ${a.reason}`),
     ...lagProblems(backlog, lag, deps.limits),
+    ...failuresProblem(latestValue(day, 'format_failures'), names.formatFailuresQueue),
     ...batchProblem(run),
   ];
   return {
@@ -224,7 +255,8 @@ export async function awsStatus(deps: AwsStatusDeps): Promise<StatusReport> {
       last_activity: lastActive(day, 'format'),
       backlog,
       quarantine: quarantineRate(total(hour, 'lines_quarantined'), total(hour, 'lines_read')),
-      detail: `backlog over raw/ of the last ${days} day(s)`,
+      failures_queued: latestValue(day, 'format_failures'),
+      detail: `backlog over raw/ of the last ${days} day(s); ${latestValue(day, 'format_failures') ?? 'unknown'} on ${names.formatFailuresQueue}`,
     },
     vectors: {
       last_activity: lastActive(day, 'vectors'),

@@ -5,11 +5,12 @@ import { gunzipSync } from 'node:zlib';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type ConsumerPosition, listObjects, streamUserVectorLag } from '../../lib/aws/freshness';
 import { manifestKey } from '../../lib/domain/format/records';
 import { type ListedObject, rawBacklog } from '../../lib/domain/freshness';
 import type { HealthReport } from '../../local/health';
-import { batchProblem, lagProblems } from './problems';
+import { batchProblem, failuresProblem, lagProblems } from './problems';
 import { type BatchRun, quarantineRate, type StatusReport } from './report';
 
 /** Raised when nothing answers GET /health where the local stack should be. */
@@ -57,12 +58,15 @@ export interface LocalNames {
   userVectorsTable: string;
   /** update-user-vectors' deployed name: its checkpoints are kept under it. */
   vectorsFunction: string;
+  /** The formatter's on-failure queue. */
+  formatFailuresQueue: string;
 }
 
 export interface LocalStatusDeps {
   s3: S3Client;
   kinesis: KinesisClient;
   dynamodb: DynamoDBClient;
+  sqs: SQSClient;
   health: HealthReport;
   /** The local stack's checkpoints file (`<data dir>/checkpoints.json`). */
   checkpointsFile: string;
@@ -159,22 +163,39 @@ async function lastBatchRun(s3: S3Client, bucket: string): Promise<BatchRun | nu
   };
 }
 
+/** Messages on a queue (visible and in flight), by its name. */
+async function queueDepth(sqs: SQSClient, queue: string): Promise<number> {
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+}
+
 /** The status of the running local stack, from the stack itself: S3 listings, checkpoints, UserVectors, /health. */
 export async function localStatus(deps: LocalStatusDeps): Promise<StatusReport> {
   const { s3, names } = deps;
   const now = deps.now ?? new Date();
   const hourAgo = now.getTime() - HOUR_MS;
-  const [raw, manifests, collectQuarantine, lastRun, positions, lastVector] = await Promise.all([
-    Promise.all([
-      listObjects(s3, names.bucket, 'raw/events/'),
-      listObjects(s3, names.bucket, 'raw/clicks/'),
-    ]).then((l) => l.flat()),
-    listObjects(s3, names.bucket, 'lake/_manifests/'),
-    listObjects(s3, names.bucket, 'quarantine/collect/'),
-    lastBatchRun(s3, names.bucket),
-    checkpointPositions(deps.checkpointsFile, names),
-    newestVectorUpdate(deps.dynamodb, names.userVectorsTable),
-  ]);
+  const [raw, manifests, collectQuarantine, lastRun, positions, lastVector, failuresQueued] =
+    await Promise.all([
+      Promise.all([
+        listObjects(s3, names.bucket, 'raw/events/'),
+        listObjects(s3, names.bucket, 'raw/clicks/'),
+      ]).then((l) => l.flat()),
+      listObjects(s3, names.bucket, 'lake/_manifests/'),
+      listObjects(s3, names.bucket, 'quarantine/collect/'),
+      lastBatchRun(s3, names.bucket),
+      checkpointPositions(deps.checkpointsFile, names),
+      newestVectorUpdate(deps.dynamodb, names.userVectorsTable),
+      queueDepth(deps.sqs, names.formatFailuresQueue),
+    ]);
   const lag = await streamUserVectorLag(deps.kinesis, names.clicksStream, positions, now);
   const backlog = rawBacklog(
     raw,
@@ -214,7 +235,11 @@ export async function localStatus(deps: LocalStatusDeps): Promise<StatusReport> 
   const problems: string[] = [];
   for (const [service, s] of Object.entries(deps.health.services))
     if (s.state !== 'up') problems.push(`${service} is ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
-  problems.push(...lagProblems(backlog, lag), ...batchProblem(lastRun));
+  problems.push(
+    ...lagProblems(backlog, lag),
+    ...failuresProblem(failuresQueued, names.formatFailuresQueue),
+    ...batchProblem(lastRun),
+  );
 
   return {
     stage: names.stage,
@@ -233,7 +258,8 @@ export async function localStatus(deps: LocalStatusDeps): Promise<StatusReport> 
       last_activity: newest(manifests),
       backlog,
       quarantine: quarantineRate(quarantined, read),
-      detail: `${recentManifests.length} object(s) formatted in the last hour`,
+      failures_queued: failuresQueued,
+      detail: `${recentManifests.length} object(s) formatted in the last hour, ${failuresQueued} on ${names.formatFailuresQueue}`,
     },
     vectors: {
       last_activity: lastVector,

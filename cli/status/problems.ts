@@ -34,3 +34,11 @@ export function batchProblem(run: BatchRun | null): string[] {
   if (run === null || run.status === 'SUCCEEDED' || run.status === 'RUNNING') return [];
   return [`the last batch run ${run.name} is ${run.status}${run.detail ? `: ${run.detail}` : ''}`];
 }
+
+/** S3 events the formatter gave up on, waiting on its on-failure queue. */
+export function failuresProblem(queued: number | null, queue: string): string[] {
+  if (!queued) return [];
+  return [
+    `${queued} S3 event(s) on ${queue}: the formatter gave up on them after its retries (fix the cause, then redrive)`,
+  ];
+}

@@ -41,6 +41,8 @@ export interface StatusReport {
     last_activity: string | null;
     backlog: RawBacklog;
     quarantine: QuarantineRate | null;
+    /** S3 events on the formatter's on-failure queue (given up after the retries); null when unknown. */
+    failures_queued: number | null;
     detail: string;
   };
   vectors: { last_activity: string | null; lag: UserVectorLag; detail: string };

@@ -78,6 +78,7 @@ describe('logbase status on the local stack', () => {
     // Assess
     expect(lagging.format.backlog.count).toBe(1);
     expect(lagging.format.backlog.oldest?.key).toBe(RAW_KEY);
+    expect(lagging.format.failures_queued).toBe(1);
     expect(out.find((l) => l.startsWith('format'))).toMatch(
       /\s1 raw object not formatted, oldest \d+ s \(raw\/events\/dt=2026-03-01\/hour=04\/status-check\.gz\)/,
     );
@@ -98,6 +99,8 @@ describe('logbase status on the local stack', () => {
     // Assess
     expect(redriven.FunctionError).toBeUndefined();
     expect(recovered.format.backlog).toEqual({ count: 0, oldest: null });
+    expect(recovered.format.failures_queued).toBe(0);
+    expect(recovered.problems).toEqual([]);
     expect(recovered.format.last_activity).not.toBeNull();
     expect(recovered.format.quarantine).toMatchObject({ quarantined: 0, total: 30 });
   }, 90_000);

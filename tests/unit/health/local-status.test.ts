@@ -10,6 +10,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { localStatus } from '../../../cli/status/local';
 import { renderStatus } from '../../../cli/status/report';
@@ -19,6 +20,7 @@ const ago = (s: number) => new Date(NOW.getTime() - s * 1000);
 const s3Mock = mockClient(S3Client);
 const kinesisMock = mockClient(KinesisClient);
 const dynamoMock = mockClient(DynamoDBClient);
+const sqsMock = mockClient(SQSClient);
 const region = { region: 'ap-northeast-1' };
 const names = {
   stage: 'local',
@@ -26,6 +28,7 @@ const names = {
   clicksStream: 'logbase-local-clicks',
   userVectorsTable: 'logbase-local-UserVectors',
   vectorsFunction: 'logbase-local-updateUserVectors',
+  formatFailuresQueue: 'logbase-local-format-failures',
 };
 const bytes = (b: Buffer | string) => ({
   Body: { transformToByteArray: async () => Buffer.from(b) } as never,
@@ -39,6 +42,9 @@ beforeEach(async () => {
   s3Mock.reset();
   kinesisMock.reset();
   dynamoMock.reset();
+  sqsMock.reset();
+  sqsMock.on(GetQueueUrlCommand).resolves({ QueueUrl: 'http://sqs/q' });
+  sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
   dir = await mkdtemp(join(tmpdir(), 'logbase-status-'));
   s3Mock.on(ListObjectsV2Command).resolves({});
   kinesisMock.on(ListShardsCommand).resolves({
@@ -60,6 +66,7 @@ const deps = () => ({
   s3: new S3Client(region),
   kinesis: new KinesisClient(region),
   dynamodb: new DynamoDBClient(region),
+  sqs: new SQSClient(region),
   health,
   checkpointsFile: join(dir, 'checkpoints.json'),
   names,
@@ -208,5 +215,24 @@ describe('logbase status on the local stack (mocked clients)', () => {
 
     // Assess
     expect(report.problems).toEqual(['offline is down: exited']);
+  });
+
+  it("counts what waits on the formatter's on-failure queue as a problem", async () => {
+    // Prepare
+    sqsMock.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: '2', ApproximateNumberOfMessagesNotVisible: '1' },
+    });
+
+    // Act
+    const report = await localStatus(deps());
+
+    // Assess
+    expect(sqsMock).toHaveReceivedCommandWith(GetQueueUrlCommand, {
+      QueueName: 'logbase-local-format-failures',
+    });
+    expect(report.format.failures_queued).toBe(3);
+    expect(report.problems).toEqual([
+      '3 S3 event(s) on logbase-local-format-failures: the formatter gave up on them after its retries (fix the cause, then redrive)',
+    ]);
   });
 });

@@ -25,6 +25,7 @@ const names = {
   bucket: 'logbase-prod-data-ap-northeast-1',
   stateMachine: 'logbase-prod-batch-scoring',
   deliveryStreams: ['logbase-prod-events', 'logbase-prod-clicks'],
+  formatFailuresQueue: 'logbase-prod-format-failures',
 };
 const minutesAgo = (m: number) => new Date(NOW.getTime() - m * 60_000);
 
@@ -41,6 +42,7 @@ const SERIES: Record<string, { Timestamps: Date[]; Values: number[] }> = {
   format: { Timestamps: [minutesAgo(15)], Values: [3] },
   vectors: { Timestamps: [minutesAgo(1)], Values: [40] },
   iteratorAge: { Timestamps: [minutesAgo(1), minutesAgo(2)], Values: [420_000, 1_000] },
+  format_failures: { Timestamps: [minutesAgo(10), minutesAgo(5)], Values: [4, 1] },
 };
 
 function mockStage() {
@@ -146,6 +148,7 @@ describe('logbase status --stage', () => {
       expect.stringMatching(/^alarm logbase-prod-user-vectors-iterator-age is in ALARM: Threshold Crossed/),
       'format is late: 1 raw object not formatted, oldest 30 min (raw/events/dt=2026-12-01/hour=11/old.gz), over 10 min',
       'user vectors are late: the oldest click not applied is 7 min old, over 5 min',
+      '1 S3 event(s) on logbase-prod-format-failures: the formatter gave up on them after its retries (fix the cause, then redrive)',
       'the last batch run daily-2026-11-30 is FAILED',
     ]);
   });
@@ -268,7 +271,13 @@ describe('runStatus', () => {
     checked_at: NOW.toISOString(),
     collect: { last_activity: null, quarantine: null, detail: '' },
     firehose: { last_activity: null, detail: '' },
-    format: { last_activity: null, backlog: { count: 0, oldest: null }, quarantine: null, detail: '' },
+    format: {
+      last_activity: null,
+      backlog: { count: 0, oldest: null },
+      quarantine: null,
+      failures_queued: 0,
+      detail: '',
+    },
     vectors: {
       last_activity: null,
       lag: { source: 'stream', lagSeconds: 0, waiting: 0, more: false },
@@ -357,6 +366,7 @@ describe('statusNames', () => {
       ],
       stateMachines: [{ key: 'batchScoring', name: 'logbase-dev-batch-scoring' }],
       deliveryStreams: [{ name: 'logbase-dev-events' }, { name: 'logbase-dev-clicks' }],
+      queues: [{ name: 'logbase-dev-user-vectors-failures' }, { name: 'logbase-dev-format-failures' }],
     } as unknown as Wiring;
 
     // Act and Assess
@@ -368,6 +378,7 @@ describe('statusNames', () => {
       vectorsFunction: 'logbase-dev-updateUserVectors',
       stateMachine: 'logbase-dev-batch-scoring',
       deliveryStreams: ['logbase-dev-events', 'logbase-dev-clicks'],
+      formatFailuresQueue: 'logbase-dev-format-failures',
     });
     expect(() => statusNames({ ...wiring, stateMachines: [] } as Wiring, 'dev')).toThrow(/batchScoring/);
   });
