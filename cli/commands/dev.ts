@@ -459,6 +459,16 @@ function onFailureLines(wiring: LocalStack['wiring']): string[] {
   return lines;
 }
 
+/** The `logbase status` line for this stack: its HTTP endpoint and data dir when they are not the defaults. */
+export function statusCommand(stack: Pick<LocalStack, 'endpoints' | 'dataDir'>): string {
+  const args = ['npx logbase status'];
+  if (stack.endpoints.http && stack.endpoints.http !== `http://${LOCAL_DEFAULTS.host}:${LOCAL_DEFAULTS.http}`)
+    args.push(`--endpoint ${stack.endpoints.http}`);
+  if (stack.dataDir.root !== join(PROJECT_ROOT, '.logbase', 'data'))
+    args.push(`--data-dir ${stack.dataDir.root}`);
+  return args.join(' ');
+}
+
 /** The banner `logbase dev` prints once everything is up. */
 export function devBanner(stack: LocalStack, now = new Date()): string {
   const { wiring, endpoints } = stack;
@@ -545,6 +555,12 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
   if (endpoints.http && apiKey && stack.config.functions?.collect) {
     lines.push('', 'Post one click event:', `  ${curlExample(endpoints.http, apiKey, now)}`);
   }
+  if (endpoints.http)
+    lines.push(
+      '',
+      'The pipeline at a glance (last activity, lags, quarantine, last batch run):',
+      `  ${statusCommand(stack)}`,
+    );
   const exports = Object.entries(stack.env)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');

@@ -81,6 +81,7 @@ describe('logbase dev banner', () => {
       /API key\s+lb_local_key1$/m,
       /s3:\/\/logbase-local-data\/raw\/\*\.gz \(s3:ObjectCreated:\*\) -> format/,
       /export LOGBASE_LOCAL=true AWS_ENDPOINT_URL_S3=http:\/\/127\.0\.0\.1:4569/,
+      /The pipeline at a glance .*\n {2}npx logbase status --data-dir \/tmp\/logbase-data$/m,
     ]) {
       expect(banner).toMatch(line);
     }
