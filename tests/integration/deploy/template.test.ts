@@ -569,6 +569,7 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       ShardUsers: 'BatchShardUsersLambdaFunction',
       ScoreShard: 'BatchScoreShardLambdaFunction',
       WriteRecommendations: 'BatchWriteRecommendationsLambdaFunction',
+      PushCandidates: 'BatchPushCandidatesLambdaFunction',
       Summarize: 'BatchSummarizeLambdaFunction',
       NotifyFailure: 'BatchNotifyFailureLambdaFunction',
     });
