@@ -31,7 +31,8 @@ describe('logbase run batch-scoring', () => {
     const seen: unknown[] = [];
     BATCH_TASKS.batchSummarize = {
       state: 'Summarize',
-      run: async (_e, deps) => void seen.push(deps.config.bucket),
+      run: async (_e, deps) =>
+        void seen.push(deps.config.bucket, Math.abs(deps.now().getTime() - Date.now()) < 60_000),
     };
     BATCH_TASKS.batchWriteRecommendations = {
       state: 'WriteRecommendations',
@@ -53,7 +54,8 @@ describe('logbase run batch-scoring', () => {
     }
 
     // Assess
-    expect(seen).toEqual(['b']);
+    // the function's settings, and the wall clock
+    expect(seen).toEqual(['b', true]);
     expect(out).toEqual([
       '  Summarize ...',
       '  Summarize done in 0.5 s',
