@@ -136,7 +136,9 @@ export const registerRun: RegisterCommand = (program: Command) => {
   const run = program.command('run').description('run a batch state machine');
   run
     .command('batch-scoring')
-    .description('article stats, shard scoring, Recommendations and push candidates for a date, a line per Task')
+    .description(
+      'article stats, shard scoring, Recommendations and push candidates for a date, a line per Task',
+    )
     .option('--date <YYYY-MM-DD>', 'the date to score (default: yesterday, UTC)')
     .option(
       '--stage <stage>',
