@@ -574,6 +574,7 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       ScoreShard: 'BatchScoreShardLambdaFunction',
       WriteRecommendations: 'BatchWriteRecommendationsLambdaFunction',
       PublishReport: 'BatchPublishReportLambdaFunction',
+      PushCandidates: 'BatchPushCandidatesLambdaFunction',
       Summarize: 'BatchSummarizeLambdaFunction',
       NotifyFailure: 'BatchNotifyFailureLambdaFunction',
     });

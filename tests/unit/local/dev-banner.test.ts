@@ -46,6 +46,7 @@ function fakeStack(http: string | undefined): LocalStack {
     env: { LOGBASE_LOCAL: 'true', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' },
     firehose: { injectFaults: () => undefined, calls: () => 0, flush: async () => undefined },
     kinesis: { injectFaults: () => undefined, calls: () => 0 },
+    s3: { injectFaults: () => undefined, refused: () => 0 },
     stepFunctions: {
       list: () => [],
       start: () => {
