@@ -23,6 +23,8 @@ export const BATCH_SCORING_KEY = 'batchScoring';
 export interface StageRunOptions {
   stage: string;
   date?: string;
+  /** The execution's input as is (`logbase replay` of a state machine fixture); default `{date}` or `{}`. */
+  input?: unknown;
   region?: string;
   serviceDir?: string;
 }
@@ -59,7 +61,9 @@ export async function runOnStage(
   let name = injected.stateMachineName;
   let sfn = injected.sfn;
   if (!name || !sfn) {
-    const found = await stageStateMachine(options);
+    // The name and region come from serverless.yml printed for the stage, unless both are given.
+    const found =
+      name && options.region ? { name, region: options.region } : await stageStateMachine(options);
     name ??= found.name;
     sfn ??= new SFNClient({ region: found.region, maxAttempts: 5 });
   }
@@ -92,12 +96,16 @@ async function startAndFollow(options: StageRunOptions, io: Output, deps: StageR
   const started = await sfn.send(
     new StartExecutionCommand({
       stateMachineArn: arn,
-      input: JSON.stringify(options.date ? { date: options.date } : {}),
+      input: JSON.stringify(options.input ?? (options.date ? { date: options.date } : {})),
     }),
   );
   const executionArn = started.executionArn as string;
   const executionId = executionArn.slice(executionArn.lastIndexOf(':') + 1);
-  io.out(`batch-scoring ${options.date ?? '(yesterday, UTC)'} on stage ${options.stage} (${executionArn})`);
+  io.out(
+    options.input === undefined
+      ? `batch-scoring ${options.date ?? '(yesterday, UTC)'} on stage ${options.stage} (${executionArn})`
+      : `${deps.stateMachineName} on stage ${options.stage} (${executionArn}), input ${JSON.stringify(options.input)}`,
+  );
   const follower = new HistoryFollower(io);
   while (!(await follower.read(sfn, executionArn))) await deps.sleep(deps.pollMs);
   const ended = await sfn.send(new DescribeExecutionCommand({ executionArn }));

@@ -47,6 +47,7 @@ async function action(path: string, o: ReplayCliOptions): Promise<number> {
     const outcomes = await replay(fixtures, {
       wiring: target.wiring,
       local: target.local,
+      region: target.region,
       config: target.config,
       bucket: target.bucket,
       ...(endpoint ? { httpEndpoint: endpoint } : {}),

@@ -3,6 +3,7 @@ import { FunctionInvocationError } from '../../local/errors';
 import { LambdaInvoker } from '../../local/invoker';
 import type { StateMachineSpec } from '../../local/state-machines';
 import { LocalStepFunctions } from '../../local/stepfunctions';
+import { runOnStage } from '../batch/stage-run';
 import type { Fixture, ReplayOutcome, ReplayTarget } from './replay';
 
 /**
@@ -94,9 +95,24 @@ export async function replaySfn(fixture: Fixture, target: ReplayTarget): Promise
     }
   }
   if (target.local === false) {
-    throw new SfnReplayError(
-      `${fixture.file}: starting an execution of ${what.machine.name} on a stage (StartExecution) is not supported yet (@aws-sdk/client-sfn is not a dependency of this checkout); start it from the Step Functions console, or replay a Task state's input with --invoke`,
+    // On a stage: StartExecution, followed through its history as `logbase run --stage` does.
+    const lines: string[] = [];
+    const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const code = await (target.runOnStage ?? runOnStage)(
+      {
+        stage: target.wiring.stage,
+        ...(target.region ? { region: target.region } : {}),
+        input: fixture.event,
+      },
+      io,
+      { stateMachineName: what.machine.name },
     );
+    return {
+      ...base,
+      delivered: `started ${what.machine.name} on stage ${target.wiring.stage} (StartExecution)`,
+      stages: lines.length > 0 ? lines : [`${what.machine.name}: exit ${code}`],
+      ok: code === 0,
+    };
   }
   if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
     throw new SfnReplayError(

@@ -98,8 +98,12 @@ export interface ReplayTarget {
     'service' | 'stage' | 'streams' | 's3Subscriptions' | 'streamSubscriptions' | 'functions'
   > &
     Partial<Pick<Wiring, 'stateMachines'>>;
-  /** False for a deployed stage (Step Functions fixtures need the local runner there); default true. */
+  /** False for a deployed stage (a Step Functions fixture then starts an execution there); default true. */
   local?: boolean;
+  /** The deployed stage's region (StartExecution of a state machine fixture). */
+  region?: string;
+  /** Starts and follows an execution on a stage (default cli/batch/stage-run.ts; injected by tests). */
+  runOnStage?: typeof import('../batch/stage-run').runOnStage;
   config: Pick<PrintedService, 'functions'>;
   /** The stage's data bucket (the S3 fixtures' bucket is replaced by it). */
   bucket: string;

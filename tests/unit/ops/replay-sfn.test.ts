@@ -1,8 +1,17 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListStateMachinesCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { ReplayTarget } from '../../../cli/ops/replay';
 import { kebab, replaySfn, SfnReplayError, sfnTarget } from '../../../cli/ops/replay-sfn';
 import type { StateMachineSpec } from '../../../local/state-machines';
 
+const sfn = mockClient(SFNClient);
 const machine: StateMachineSpec = {
   key: 'batchScoring',
   name: 'logbase-dev-batch-scoring',
@@ -35,18 +44,42 @@ describe('Step Functions fixtures', () => {
     );
   });
 
-  it('says an execution on a stage is not supported yet', async () => {
+  it('starts an execution of a state machine fixture on a stage and reports how it ended', async () => {
     // Prepare
+    const arn = 'arn:aws:states:ap-northeast-1:123456789012:stateMachine:logbase-dev-batch-scoring';
+    const execution = 'arn:aws:states:ap-northeast-1:123456789012:execution:logbase-dev-batch-scoring:e-1';
+    sfn.reset();
+    sfn
+      .on(ListStateMachinesCommand)
+      .resolves({ stateMachines: [{ name: 'logbase-dev-batch-scoring', stateMachineArn: arn } as never] });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: execution, startDate: new Date() });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'ExecutionStarted', timestamp: new Date() },
+        { id: 2, previousEventId: 1, type: 'ExecutionSucceeded', timestamp: new Date() },
+      ],
+    });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: '{"users":3}' } as never);
     const target = {
-      wiring: { stateMachines: [machine], functions: [] },
+      wiring: { stage: 'dev', stateMachines: [machine], functions: [] },
       local: false,
+      region: 'ap-northeast-1',
       invoke: false,
       lambda: new LambdaClient({ region: 'ap-northeast-1' }),
     } as unknown as ReplayTarget;
+
     // Act
-    const replayed = replaySfn({ file: '/e/sfn/batch-scoring.json', source: 'sfn', event: {} }, target);
+    const replayed = await replaySfn(
+      { file: '/e/sfn/batch-scoring.json', source: 'sfn', event: { date: '2026-11-30' } },
+      target,
+    );
+
     // Assess
-    await expect(replayed).rejects.toThrow(SfnReplayError);
-    await expect(replayed).rejects.toThrow(/on a stage \(StartExecution\) is not supported yet/);
+    expect(JSON.parse(String(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input))).toEqual({
+      date: '2026-11-30',
+    });
+    expect(replayed.ok).toBe(true);
+    expect(replayed.delivered).toBe('started logbase-dev-batch-scoring on stage dev (StartExecution)');
+    expect(replayed.stages.join('\n')).toContain('"users": 3');
   });
 });
