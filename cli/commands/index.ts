@@ -1,5 +1,6 @@
 import { registerArticles } from './articles';
 import { registerBackfill } from './backfill';
+import { registerDatasets } from './datasets';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
 import { registerRedrive } from './redrive';
@@ -21,3 +22,4 @@ commands.push(registerRun);
 commands.push(registerReplay);
 commands.push(registerBackfill);
 commands.push(registerRedrive);
+commands.push(registerDatasets);
