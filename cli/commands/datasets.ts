@@ -76,7 +76,7 @@ export async function datasetsReport(
     reads.push(readsFromQueryLog(catalog, await readQueryLog(source.queryLog)));
     blindSpots.push(
       `reads other than logbase query (its log, ${source.queryLog}) and the ops run records: functions' reads are not recorded (the detail view lists which functions may read, from their IAM statements), nor direct S3 GETs.`,
-      'when a table was last written (DynamoDB keeps no such time); its items are counted with a Scan.',
+      "when a table was last written (DynamoDB keeps no such time), nor a table's size (the emulator reports none); its items are counted with a Scan.",
     );
   } else {
     const athena = await readsFromAthena(source.athena, catalog, {

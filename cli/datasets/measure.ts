@@ -152,6 +152,8 @@ export async function measureTables(
           n += page.Count ?? 0;
         }
         m.count = n;
+        // dynalite reports no TableSizeBytes: no size rather than a wrong one.
+        delete m.bytes;
       }
     } catch (error) {
       if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
