@@ -49,6 +49,8 @@ export type DatasetsSource =
 
 export interface DatasetsOptions {
   unusedDays: number;
+  /** The data bucket when the stage was deployed with `--param="dataBucket=<name>"`. */
+  bucket?: string;
   now?: () => Date;
   /** Progress of the long listings, on stderr. */
   progress?: (line: string) => void;
@@ -63,6 +65,7 @@ export async function datasetsReport(
   const now = options.now?.() ?? new Date();
   const since = new Date(now.getTime() - options.unusedDays * 86_400_000).toISOString();
   const catalog: Catalog = deriveCatalog(config);
+  if (options.bucket) catalog.bucket = options.bucket;
   const progress = options.progress ?? (() => {});
   const objects = await listBucket(source.s3, catalog.bucket, (n) =>
     progress(`listed ${n} objects of s3://${catalog.bucket}`),
@@ -147,7 +150,6 @@ async function action(name: string | undefined, o: CommandOptions): Promise<numb
   const serviceDir = resolve(o.serviceDir);
   const stage = o.stage ?? 'local';
   const config = await loadServiceConfig({ serviceDir, stage, ...(o.region ? { region: o.region } : {}) });
-  if (o.bucket) config.provider.environment = { ...config.provider.environment, DATA_BUCKET: o.bucket };
   const progress = process.stderr.isTTY
     ? (line: string) => process.stderr.write(`\r${line}\x1b[K`)
     : (line: string) => process.stderr.write(`${line}\n`);
@@ -172,7 +174,11 @@ async function action(name: string | undefined, o: CommandOptions): Promise<numb
     };
   }
   try {
-    const report = await datasetsReport(config, source, { unusedDays: o.unusedDays, progress });
+    const report = await datasetsReport(config, source, {
+      unusedDays: o.unusedDays,
+      progress,
+      ...(o.bucket ? { bucket: o.bucket } : {}),
+    });
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     return printReport(report, { ...(name ? { name } : {}), json: o.json });
   } catch (error) {

@@ -202,6 +202,7 @@ export const OPS_READS: Record<string, string[]> = {
   backfill: ['raw/events/', 'raw/clicks/'],
   'redrive-format': ['quarantine/format/'],
   compact: ['lake/'],
+  compaction: ['lake/'],
 };
 
 /** The run records under ops/runs/ (their keys from the listing), as reads of the datasets their command reads. */
