@@ -94,6 +94,18 @@ export const S3_DATASETS: S3Declaration[] = [
     retention: { expireDays: 'param:rawExpireDays', noncurrentDays: 'param:noncurrentExpireDays' },
   },
   {
+    id: 'lake-compaction',
+    prefix: 'lake/_compaction/',
+    derive: 'fixed',
+    owner: 'pipeline',
+    description:
+      "compact-lake's manifest per hour: the compacted files, the inputs they replaced, deletes pending",
+    retention: {
+      keep: 'one small document per compacted hour; a later compaction of the hour reads it',
+      noncurrentDays: 'param:noncurrentExpireDays',
+    },
+  },
+  {
     id: 'quarantine',
     prefix: 'quarantine/',
     derive: 'writers',
@@ -191,6 +203,12 @@ export const TABLE_DATASETS: TableDeclaration[] = [
     retention: { ttlAttribute: 'expires_at', why: 'the batch sets expires_at a few days after its run' },
   },
 ];
+
+/**
+ * Functions whose reads maintain a dataset rather than use it (compaction rewrites every lake hour):
+ * they do not keep a dataset from being flagged as not read.
+ */
+export const MAINTENANCE_FUNCTIONS = ['compactLake'];
 
 /** The bucket-wide rule that belongs to no dataset: parts of uploads never completed. */
 export const BUCKET_WIDE_RULE_ID = 'abort-incomplete-uploads';

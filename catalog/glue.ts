@@ -1,3 +1,4 @@
+import { athenaDedup, rowNumberSql } from '../lib/domain/compact/dedup';
 import {
   HIVE_TYPES,
   LAKE_FIRST_DAY,
@@ -6,6 +7,7 @@ import {
   lakeTables,
   lakeViews,
   PRESTO_TYPES,
+  storedTableName,
 } from './lake';
 
 /**
@@ -33,7 +35,7 @@ const pascal = (name: string) =>
 
 /** The logical id of a table's resource: `GlueTableClickV1`. */
 export const tableLogicalId = (table: LakeTable) => `GlueTable${pascal(table.type)}V${table.version}`;
-/** The logical id of a view's resource: `GlueViewClick`. */
+/** The logical id of a view's resource: `GlueViewClick` (a type's latest version, over its deduplicated view). */
 export const viewLogicalId = (view: LakeView) => `GlueView${pascal(view.name)}`;
 
 const PARTITION_COLUMNS = [
@@ -56,8 +58,8 @@ function tableResource(table: LakeTable): Resource {
       CatalogId: { Ref: 'AWS::AccountId' },
       DatabaseName: DATABASE,
       TableInput: {
-        Name: table.name,
-        Description: `${table.type} events, schema version ${table.version} (from the schema registry)`,
+        Name: storedTableName(table.name),
+        Description: `${table.type} events, schema version ${table.version}, every stored row (the view ${table.name} reads each event once)`,
         TableType: 'EXTERNAL_TABLE',
         PartitionKeys: PARTITION_COLUMNS,
         Parameters: {
@@ -94,12 +96,31 @@ function tableResource(table: LakeTable): Resource {
 
 /** The text Athena (Trino) keeps for a view in Glue: its SQL and typed columns, base64 JSON in a comment. */
 export function prestoViewText(view: LakeView, database: string): string {
+  return prestoText(`SELECT * FROM "${database}"."${view.table.name}"`, view.table, database);
+}
+
+/**
+ * The SQL of a table's deduplicated view (`click_v1` over `click_v1_stored`): each event once, by the
+ * lake's dedup rule (lib/domain/compact/dedup.ts) with the file's path as `"$path"`. The rule
+ * partitions by dt and hour, so Athena pushes a filter on them below it and partition projection
+ * still prunes.
+ */
+export function dedupViewSql(table: LakeTable, database: string): string {
+  const names = [...table.columns.map((c) => `"${c.name}"`), '"dt"', '"hour"'].join(', ');
+  const rule = rowNumberSql(athenaDedup());
+  return (
+    `SELECT ${names} FROM (SELECT t.*, ${rule} AS lb_copy ` +
+    `FROM "${database}"."${storedTableName(table.name)}" t) WHERE lb_copy = 1`
+  );
+}
+
+function prestoText(originalSql: string, table: LakeTable, database: string): string {
   const definition = {
-    originalSql: `SELECT * FROM "${database}"."${view.table.name}"`,
+    originalSql,
     catalog: 'awsdatacatalog',
     schema: database,
     columns: [
-      ...view.table.columns.map((c) => ({ name: c.name, type: PRESTO_TYPES[c.type] })),
+      ...table.columns.map((c) => ({ name: c.name, type: PRESTO_TYPES[c.type] })),
       { name: 'dt', type: 'varchar' },
       { name: 'hour', type: 'varchar' },
     ],
@@ -107,10 +128,36 @@ export function prestoViewText(view: LakeView, database: string): string {
   return `/* Presto View: ${Buffer.from(JSON.stringify(definition)).toString('base64')} */`;
 }
 
+/** The logical id of a table's deduplicated view: `GlueViewClickV1`. */
+export const dedupViewLogicalId = (table: LakeTable) => `GlueView${pascal(table.type)}V${table.version}`;
+
+function dedupViewResource(table: LakeTable, database: string): Resource {
+  return {
+    Type: 'AWS::Glue::Table',
+    DependsOn: [tableLogicalId(table)],
+    Properties: {
+      CatalogId: { Ref: 'AWS::AccountId' },
+      DatabaseName: DATABASE,
+      TableInput: {
+        Name: table.name,
+        Description: `${table.type} events, schema version ${table.version}, each event once (over ${storedTableName(table.name)})`,
+        TableType: 'VIRTUAL_VIEW',
+        Parameters: { presto_view: 'true', comment: 'Presto View' },
+        ViewOriginalText: prestoText(dedupViewSql(table, database), table, database),
+        ViewExpandedText: '/* Presto View */',
+        StorageDescriptor: {
+          Columns: [...glueColumns(table), ...PARTITION_COLUMNS],
+          SerdeInfo: {},
+        },
+      },
+    },
+  };
+}
+
 function viewResource(view: LakeView, database: string): Resource {
   return {
     Type: 'AWS::Glue::Table',
-    DependsOn: [tableLogicalId(view.table)],
+    DependsOn: [dedupViewLogicalId(view.table)],
     Properties: {
       CatalogId: { Ref: 'AWS::AccountId' },
       DatabaseName: DATABASE,
@@ -140,6 +187,7 @@ export function glueResources(
 ): Record<string, Resource> {
   const resources: Record<string, Resource> = {};
   for (const table of tables) resources[tableLogicalId(table)] = tableResource(table);
+  for (const table of tables) resources[dedupViewLogicalId(table)] = dedupViewResource(table, database);
   for (const view of lakeViews(tables)) resources[viewLogicalId(view)] = viewResource(view, database);
   return resources;
 }

@@ -76,6 +76,13 @@ export const PRESTO_TYPES: Record<Column['type'], string> = {
 /** `click_v1`. */
 export const tableName = (type: string, version: number): string => `${type}_v${version}`;
 
+/**
+ * `click_v1_stored`: the table of every stored row of `click_v1` (a redelivered event twice, a
+ * compaction's inputs beside its output until they are deleted). `click_v1` itself reads each
+ * event once (the lake's dedup rule, lib/domain/compact/dedup.ts).
+ */
+export const storedTableName = (name: string): string => `${name}_stored`;
+
 /** `lake/click/v1/`. */
 export const lakePrefix = (type: string, version: number): string => `${LAKE_PREFIX}${type}/v${version}/`;
 

@@ -12,6 +12,7 @@ import { LocalStackStartError } from './errors';
 import type { HealthReport } from './health';
 import { errorMessage } from './log';
 import { endpointUrl } from './ports';
+import { RECORD_PATH, type Recorder } from './recorder';
 
 /**
  * The most a gzip request body may inflate to: serverless-offline's own payload limit (10 MiB), so a body the
@@ -48,6 +49,8 @@ export interface HttpFrontOptions {
   held?: boolean;
   /** How long a request is held at most before it is answered 503 (default 60 s). */
   holdTimeoutMs?: number;
+  /** `logbase replay --record`: serves GET /_logbase/record and is shown every request while it records. */
+  recorder?: Recorder;
 }
 
 /**
@@ -122,6 +125,12 @@ export class HttpFront {
       void this.answerHealth(req, res);
       return;
     }
+    // logbase replay --record: the stream of what the stack receives (see pass() for the requests).
+    const recorder = this.options.recorder;
+    if (recorder && path === RECORD_PATH && req.method === 'GET') {
+      recorder.serve(req, res);
+      return;
+    }
     if (this.held) this.holdThenPass(req, res);
     else this.pass(req, res);
   }
@@ -168,6 +177,13 @@ export class HttpFront {
   }
 
   private pass(req: IncomingMessage, res: ServerResponse): void {
+    const recorder = this.options.recorder;
+    if (recorder?.active) {
+      // Read alongside the forwarding pipe (both listeners are on before the first chunk flows).
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => recorder.captureHttp(req, Buffer.concat(chunks)));
+    }
     const coding = singleCoding(req.headers['content-encoding']);
     if (coding === 'gzip' || coding === 'x-gzip') this.inflateThenForward(req, res);
     else this.forward(req, res, forwardable(req.rawHeaders));

@@ -23,6 +23,7 @@ import { errorMessage, type StackLog, silentLog } from './log';
 import { type OfflineProcess, startOffline } from './offline';
 import { endpointUrl, freePort } from './ports';
 import { provision } from './provision';
+import { Recorder, RecordingInvoker } from './recorder';
 import type { ObjectChange } from './s3/events';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
@@ -269,6 +270,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sns.destroy();
     });
     const destinations = new SqsSnsDestinations({ sqs, sns });
+    // logbase replay --record: captures what the stack receives while a client listens (local/recorder.ts).
+    const recorder = new Recorder(s3);
 
     const report = await provision(wiring, { s3, kinesis, dynamodb, sqs, sns }, log);
     if (report.created.length) log.info(`created ${report.created.join(', ')}`);
@@ -306,6 +309,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         maxInflatedBytes: options.maxInflatedBodyBytes,
         health: () => health.report(),
         held: true,
+        recorder,
       });
       openFront = () => front.open();
       await front.start();
@@ -386,6 +390,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cleanup.push(async () => lambda.destroy());
       invoker = new LambdaInvoker(lambda);
     }
+    invoker = new RecordingInvoker(invoker, recorder);
 
     const startedNotifier = new S3Notifier({
       subscriptions: wiring.s3Subscriptions,

@@ -1,9 +1,11 @@
 import { registerArticles } from './articles';
 import { registerBackfill } from './backfill';
+import { registerCompact } from './compact';
 import { registerDatasets } from './datasets';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
 import { registerRedrive } from './redrive';
+import { registerRedriveSources } from './redrive-sources';
 import type { RegisterCommand } from './register';
 import { registerReplay } from './replay';
 import { registerReport } from './report';
@@ -22,4 +24,6 @@ commands.push(registerRun);
 commands.push(registerReplay);
 commands.push(registerBackfill);
 commands.push(registerRedrive);
+commands.push(registerRedriveSources);
+commands.push(registerCompact);
 commands.push(registerDatasets);

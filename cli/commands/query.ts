@@ -114,10 +114,9 @@ export async function runLocalQuery(
       entry.outcome = options.dryRun ? 'dry-run' : 'refused';
       return stop;
     }
-    await lake.defineTables();
     let result: Awaited<ReturnType<LocalLake['run']>>;
     try {
-      result = await lake.run(sql);
+      result = await lake.runListed(sql);
     } catch (error) {
       entry.error = (error as Error).message;
       io.err(`logbase query: DuckDB: ${entry.error}`);

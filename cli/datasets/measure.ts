@@ -201,6 +201,8 @@ export function readsFromQueryLog(catalog: Catalog, entries: QueryLogEntry[]): M
 export const OPS_READS: Record<string, string[]> = {
   backfill: ['raw/events/', 'raw/clicks/'],
   'redrive-format': ['quarantine/format/'],
+  'redrive-collect': ['quarantine/collect/'],
+  'redrive-articles': ['quarantine/articles/'],
   compact: ['lake/'],
   compaction: ['lake/'],
 };
@@ -228,7 +230,7 @@ export async function readsFromRunRecords(
     const prefixes = OPS_READS[run.command] ?? [];
     for (const d of catalog.datasets) {
       if (!d.prefix || !prefixes.some((p) => d.prefix?.startsWith(p))) continue;
-      if (d.name.startsWith('lake/_manifests')) continue;
+      if (d.name.startsWith('lake/_')) continue;
       const read: Read = {
         at: run.started_at,
         via: run.command,

@@ -1,3 +1,4 @@
+import { MAINTENANCE_FUNCTIONS } from '../../catalog/datasets';
 import { formatBytes } from '../query/guard';
 import type { Catalog, Dataset } from './derive';
 import type { Measured, Read, UnknownDataset } from './measure';
@@ -43,7 +44,8 @@ export function assemble(
     const holdsData = (measured.count ?? 0) > 0;
     const flags: string[] = [];
     const readRecently = measured.lastRead !== undefined && measured.lastRead >= since;
-    if (holdsData && !readRecently && d.readers.length === 0) flags.push(notReadFlag(options.unusedDays));
+    const users = d.readers.filter((f) => !MAINTENANCE_FUNCTIONS.includes(f));
+    if (holdsData && !readRecently && users.length === 0) flags.push(notReadFlag(options.unusedDays));
     if (holdsData && d.retention === undefined) flags.push(NO_RETENTION_FLAG);
     return { ...d, measured, flags };
   });
@@ -110,7 +112,11 @@ export function renderTable(report: DatasetsReport): string[] {
       m.count === undefined ? '-' : `${m.count}${d.kind === 'table' ? ' items' : ''}`,
       partitions(m),
       minute(m.lastWrite),
-      m.lastRead ? minute(m.lastRead) : d.readers.length > 0 ? 'by functions' : '-',
+      m.lastRead
+        ? minute(m.lastRead)
+        : d.readers.some((f) => !MAINTENANCE_FUNCTIONS.includes(f))
+          ? 'by functions'
+          : '-',
       retentionCell(d),
       d.flags.join(', '),
     ]);

@@ -7,18 +7,46 @@ import { type FormatManifest, manifestKey } from '../../lib/domain/format/record
 import type { PrintedService } from '../../local/service-config';
 import type { Wiring } from '../../local/wiring';
 import { readManifestOf } from './lake';
+import { recordedObject } from './record';
+import { replaySfn } from './replay-sfn';
 
 /**
  * `logbase replay`: delivers real-shaped fixtures (events/<source>/<variant>.json) to a running
  * stack the way their source would, and says what each stage did with them.
  */
 
-export type FixtureSource = 'http' | 'kinesis' | 's3';
+export type FixtureSource = 'http' | 'kinesis' | 's3' | 'sfn';
+
+/** A Kinesis or S3 record of a fixture, as far as replay reads it. */
+export interface FixtureRecord {
+  eventSource?: string;
+  eventSourceARN?: string;
+  kinesis?: { data?: string; partitionKey?: string };
+  s3?: {
+    configurationId?: string;
+    bucket?: { name?: string; arn?: string };
+    object?: { key?: string; size?: number };
+  };
+  [field: string]: unknown;
+}
+
+/** A fixture's event as read from its JSON: an HTTP API (payload 2.0) event or a Records event. */
+export interface FixtureEvent {
+  routeKey?: string;
+  rawPath?: string;
+  rawQueryString?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+  requestContext?: { http?: { method?: string; path?: string } };
+  Records?: FixtureRecord[];
+  [field: string]: unknown;
+}
 
 export interface Fixture {
   file: string;
   source: FixtureSource;
-  event: any;
+  event: FixtureEvent;
 }
 
 /** Raised for a fixture that cannot be replayed (unknown shape, nothing to deliver it to). */
@@ -27,15 +55,16 @@ export class ReplayError extends Error {
 }
 
 /** The source of a fixture: its folder (events/<source>/) when it names one, else its shape. */
-export function fixtureSource(file: string, event: any): FixtureSource {
+export function fixtureSource(file: string, json: unknown): FixtureSource {
+  const event = (json ?? {}) as FixtureEvent;
   const folder = basename(dirname(file));
-  if (folder === 'http' || folder === 'kinesis' || folder === 's3') return folder;
+  if (folder === 'http' || folder === 'kinesis' || folder === 's3' || folder === 'sfn') return folder;
   const first = event?.Records?.[0];
   if (first?.eventSource === 'aws:kinesis') return 'kinesis';
   if (first?.eventSource === 'aws:s3') return 's3';
   if (typeof event?.routeKey === 'string' || typeof event?.rawPath === 'string') return 'http';
   throw new ReplayError(
-    `${file}: not an HTTP API (payload 2.0), Kinesis or S3 event; put it under events/http|kinesis|s3/`,
+    `${file}: not an HTTP API (payload 2.0), Kinesis or S3 event; put it under events/http|kinesis|s3|sfn/`,
   );
 }
 
@@ -51,9 +80,9 @@ export async function loadFixtures(path: string): Promise<Fixture[]> {
   if (files.length === 0) throw new ReplayError(`${path}: no .json fixture here`);
   const fixtures: Fixture[] = [];
   for (const file of files) {
-    let event: any;
+    let event: FixtureEvent;
     try {
-      event = JSON.parse(await readFile(file, 'utf8'));
+      event = JSON.parse(await readFile(file, 'utf8')) as FixtureEvent;
     } catch (error) {
       throw new ReplayError(`${file}: not JSON (${(error as Error).message})`);
     }
@@ -67,7 +96,10 @@ export interface ReplayTarget {
   wiring: Pick<
     Wiring,
     'service' | 'stage' | 'streams' | 's3Subscriptions' | 'streamSubscriptions' | 'functions'
-  >;
+  > &
+    Partial<Pick<Wiring, 'stateMachines'>>;
+  /** False for a deployed stage (Step Functions fixtures need the local runner there); default true. */
+  local?: boolean;
   config: Pick<PrintedService, 'functions'>;
   /** The stage's data bucket (the S3 fixtures' bucket is replaced by it). */
   bucket: string;
@@ -118,6 +150,7 @@ export async function replay(fixtures: readonly Fixture[], target: ReplayTarget)
 function replayOne(fixture: Fixture, target: ReplayTarget): Promise<ReplayOutcome> {
   if (fixture.source === 'http') return replayHttp(fixture, target);
   if (fixture.source === 'kinesis') return replayKinesis(fixture, target);
+  if (fixture.source === 'sfn') return replaySfn(fixture, target);
   return replayS3(fixture, target);
 }
 
@@ -135,11 +168,17 @@ function httpFunction(target: ReplayTarget, method: string, path: string): strin
 }
 
 /** A collect or articles answer in a few words: accepted, rejected (with the first reasons), failed. */
-export function describeAnswer(status: number, body: any): string {
-  if (body === null || typeof body !== 'object') return `HTTP ${status}`;
+export function describeAnswer(status: number, answer: unknown): string {
+  if (answer === null || typeof answer !== 'object') return `HTTP ${status}`;
+  const body = answer as {
+    accepted?: unknown;
+    rejected?: { index?: number; errors?: { path?: string; message?: string }[] }[];
+    failed?: unknown[];
+    message?: string;
+  };
   if (typeof body.accepted === 'number') {
-    const rejected: any[] = Array.isArray(body.rejected) ? body.rejected : [];
-    const failed: any[] = Array.isArray(body.failed) ? body.failed : [];
+    const rejected = Array.isArray(body.rejected) ? body.rejected : [];
+    const failed = Array.isArray(body.failed) ? body.failed : [];
     const reasons = rejected
       .slice(0, 3)
       .map((r) => `#${r.index} ${r.errors?.[0]?.path ?? ''} ${r.errors?.[0]?.message ?? ''}`.trim());
@@ -218,7 +257,7 @@ function stageStream(target: ReplayTarget, fixtureArn: string | undefined): stri
 }
 
 async function replayKinesis(fixture: Fixture, target: ReplayTarget): Promise<ReplayOutcome> {
-  const records: any[] = fixture.event.Records ?? [];
+  const records: FixtureRecord[] = fixture.event.Records ?? [];
   const base = { file: fixture.file, source: fixture.source };
   const stream = stageStream(target, records[0]?.eventSourceARN);
   if (target.invoke) {
@@ -262,7 +301,7 @@ async function replayKinesis(fixture: Fixture, target: ReplayTarget): Promise<Re
 
 async function replayS3(fixture: Fixture, target: ReplayTarget): Promise<ReplayOutcome> {
   const base = { file: fixture.file, source: fixture.source };
-  const records: any[] = fixture.event.Records ?? [];
+  const records: FixtureRecord[] = fixture.event.Records ?? [];
   const keys = records.map((r) => decodeURIComponent(String(r.s3?.object?.key ?? '').replace(/\+/g, ' ')));
   const stages: string[] = [];
   let delivered: string;
@@ -283,7 +322,7 @@ async function replayS3(fixture: Fixture, target: ReplayTarget): Promise<ReplayO
         ...r,
         s3: {
           ...r.s3,
-          bucket: { ...r.s3.bucket, name: target.bucket, arn: `arn:aws:s3:::${target.bucket}` },
+          bucket: { ...r.s3?.bucket, name: target.bucket, arn: `arn:aws:s3:::${target.bucket}` },
         },
       })),
     };
@@ -295,11 +334,14 @@ async function replayS3(fixture: Fixture, target: ReplayTarget): Promise<ReplayO
     } else if (sub === undefined)
       stages.push(`${fn}: ${JSON.stringify(invoked.payload)} (no notification rule matches this key)`);
   } else {
-    for (const key of keys) {
-      const existing = await target.s3
-        .send(new GetObjectCommand({ Bucket: target.bucket, Key: key }))
-        .then(async (o) => Buffer.from((await o.Body?.transformToByteArray()) ?? []))
-        .catch(() => undefined);
+    for (const [i, key] of keys.entries()) {
+      // The bytes recorded with the fixture (logbase replay --record), else the object the bucket holds.
+      const existing =
+        (await recordedObject(fixture.file, i)) ??
+        (await target.s3
+          .send(new GetObjectCommand({ Bucket: target.bucket, Key: key }))
+          .then(async (o) => Buffer.from((await o.Body?.transformToByteArray()) ?? []))
+          .catch(() => undefined));
       if (existing === undefined) {
         throw new ReplayError(
           `s3://${target.bucket}/${key} is not in the bucket, and a fixture holds no object bytes: write it first, or replay with --invoke`,

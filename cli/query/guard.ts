@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { LAKE_FIRST_DAY, type LakeTable, lakeTables, lakeViews } from '../../catalog/lake';
+import { LAKE_FIRST_DAY, type LakeTable, lakeTables, lakeViews, storedTableName } from '../../catalog/lake';
 import { type LakeRead, QueryAnalyzer, type ResolveTable, type Tree } from './analyze';
 import type { PartitionSource, PartitionStats } from './partitions';
 
@@ -51,7 +51,10 @@ export interface GuardOptions {
 /** The lake tables and views of one Glue database (or the local schema of the same name). */
 export function lakeResolver(database: string, tables: LakeTable[] = lakeTables()): ResolveTable {
   const byName = new Map<string, LakeTable>();
-  for (const t of tables) byName.set(t.name, t);
+  for (const t of tables) {
+    byName.set(t.name, t);
+    byName.set(storedTableName(t.name), t);
+  }
   for (const v of lakeViews(tables)) byName.set(v.name, v.table);
   const db = database.toLowerCase();
   return ({ catalog, schema, name }) => {

@@ -1,5 +1,13 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { DUCKDB_TYPES, type LakeTable, lakeTables, lakeViews } from '../../catalog/lake';
+import {
+  DUCKDB_TYPES,
+  type LakeTable,
+  lakeTables,
+  lakeViews,
+  partitionOf,
+  storedTableName,
+} from '../../catalog/lake';
+import { duckDbDedup, isDeduplicatedHour, rowNumberSql } from '../../lib/domain/compact/dedup';
 import { lakeResolver, QueryGuard } from './guard';
 import type { QueryResult } from './output';
 import { LocalPartitions } from './partitions';
@@ -13,26 +21,61 @@ import { LocalPartitions } from './partitions';
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const identifier = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
+/** The column read_parquet names each row's file in (the dedup rule's last tiebreak); never shown. */
+const FILE_COLUMN = 'lb_file';
+
 /** A typed empty relation with the table's columns, so a table without files has its columns anyway. */
-function emptyRelation(table: LakeTable): string {
+function emptyRelation(table: LakeTable, withFile = false): string {
   const columns = [
     ...table.columns.map((c) => `CAST(NULL AS ${DUCKDB_TYPES[c.type]}) AS ${identifier(c.name)}`),
     'CAST(NULL AS VARCHAR) AS dt',
     'CAST(NULL AS VARCHAR) AS "hour"',
+    ...(withFile ? [`CAST(NULL AS VARCHAR) AS ${identifier(FILE_COLUMN)}`] : []),
   ];
   return `SELECT ${columns.join(', ')} WHERE false`;
 }
 
-/** The view of a lake table over its files: dt and hour come from the Hive-style path, as strings (as in Glue). */
-export function tableViewSql(table: LakeTable, schema: string, files: string[]): string {
+/**
+ * The views of a lake table over its files (dt and hour from the Hive-style path, as strings, as in
+ * Glue): `<table>_stored`, every stored row, and `<table>`, each event once by the lake's dedup rule
+ * (lib/domain/compact/dedup.ts): a Firehose redelivery, a client resend, or the inputs of a compaction
+ * not deleted yet beside its output are all read as one row. A filter on dt/hour still prunes files
+ * (the rule partitions by them, so DuckDB pushes the filter below it).
+ */
+export function tableViewSql(table: LakeTable, schema: string, files: string[]): string[] {
+  const stored = `${identifier(schema)}.${identifier(storedTableName(table.name))}`;
   const name = `${identifier(schema)}.${identifier(table.name)}`;
-  if (files.length === 0) return `CREATE OR REPLACE VIEW ${name} AS ${emptyRelation(table)}`;
-  const list = `[${files.map(sqlString).join(', ')}]`;
-  const scan =
-    `SELECT * FROM read_parquet(${list}, hive_partitioning = true, union_by_name = true, ` +
-    `hive_types = {'dt': VARCHAR, 'hour': VARCHAR})`;
-  // UNION ALL BY NAME: the registry's columns in its order, a column no file has yet (an optional field) NULL.
-  return `CREATE OR REPLACE VIEW ${name} AS ${emptyRelation(table)} UNION ALL BY NAME ${scan}`;
+  if (files.length === 0) {
+    return [
+      `CREATE OR REPLACE VIEW ${stored} AS ${emptyRelation(table)}`,
+      `CREATE OR REPLACE VIEW ${name} AS ${emptyRelation(table)}`,
+    ];
+  }
+  // An hour holding only one compaction's output has each event once already: the rule is skipped there.
+  const byHour = new Map<string, string[]>();
+  for (const f of files) {
+    const p = partitionOf(f);
+    const id = p ? `${p.dt}/${p.hour}` : f;
+    byHour.set(id, [...(byHour.get(id) ?? []), f]);
+  }
+  const clean = [...byHour.values()].filter((fs) => isDeduplicatedHour(fs)).flat();
+  const dirty = [...byHour.values()].filter((fs) => !isDeduplicatedHour(fs)).flat();
+  const scan = (list: string[]) =>
+    // UNION ALL BY NAME: the registry's columns in its order, a column no file has yet (an optional field) NULL.
+    `${emptyRelation(table, true)} UNION ALL BY NAME SELECT * FROM read_parquet([${list.map(sqlString).join(', ')}], ` +
+    `hive_partitioning = true, union_by_name = true, filename = ${sqlString(FILE_COLUMN)}, hive_types = {'dt': VARCHAR, 'hour': VARCHAR})`;
+  const file = identifier(FILE_COLUMN);
+  const rule = rowNumberSql(duckDbDedup(file));
+  const branches = [
+    ...(clean.length > 0 ? [`SELECT * FROM (SELECT * EXCLUDE (${file}) FROM (${scan(clean)}))`] : []),
+    ...(dirty.length > 0
+      ? [`SELECT * FROM (SELECT * EXCLUDE (${file}) FROM (${scan(dirty)}) QUALIFY ${rule} = 1)`]
+      : []),
+  ];
+  return [
+    `CREATE OR REPLACE VIEW ${stored} AS SELECT * EXCLUDE (${file}) FROM (${scan(files)})`,
+    `CREATE OR REPLACE VIEW ${name} AS ${branches.join(' UNION ALL BY NAME ')}`,
+  ];
 }
 
 /**
@@ -92,7 +135,7 @@ export class LocalLake {
     await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     for (const table of tables) {
       const files = (await this.partitions.list(table)).partitions.flatMap((p) => p.paths ?? []);
-      await this.connection.run(tableViewSql(table, this.schema, files));
+      for (const sql of tableViewSql(table, this.schema, files)) await this.connection.run(sql);
     }
     for (const view of lakeViews(tables)) {
       await this.connection.run(
@@ -100,6 +143,23 @@ export class LocalLake {
       );
     }
     await this.connection.run(`SET search_path = ${sqlString(`${this.schema},main`)}`);
+  }
+
+  /**
+   * Defines the views over the files present now and runs the query; when a file it listed was
+   * deleted or is still being written by the time DuckDB reads it (compaction removing its inputs,
+   * the formatter writing an object), lists again and runs again: a read-only query, so running it
+   * again is safe, and the dedup rule makes any listing give the same rows.
+   */
+  async runListed(sql: string, attempts = 5): Promise<QueryResult> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.defineTables();
+        return await this.run(sql);
+      } catch (error) {
+        if (attempt >= attempts || !isFileRace(error)) throw error;
+      }
+    }
   }
 
   /** Runs a query and reads its whole result. */
@@ -133,4 +193,11 @@ function jsonValue(value: unknown, type: string): unknown {
     return Number(value);
   }
   return value;
+}
+
+/** DuckDB's errors for a file gone or half-written between the listing and the read. */
+function isFileRace(error: unknown): boolean {
+  return /No such file or directory|No files found that match|Cannot open file|No magic bytes found|too small to be a Parquet file|corrupt|Invalid Input Error: File/i.test(
+    (error as Error).message ?? '',
+  );
 }

@@ -81,7 +81,15 @@ export class LocalPartitions implements PartitionSource {
           if (!file.endsWith(S3RVER_OBJECT)) continue;
           const path = join(dir, file);
           const key = `${table.prefix}${dayDir}/${hourDir}/${file.slice(0, -S3RVER_OBJECT.length)}`;
-          objects.push({ key, size: (await stat(path)).size, path });
+          // A file deleted since the directory was read (compaction removing its inputs) is not listed.
+          const size = await stat(path).then(
+            (st) => st.size,
+            (error: NodeJS.ErrnoException) => {
+              if (error.code === 'ENOENT') return undefined;
+              throw error;
+            },
+          );
+          if (size !== undefined) objects.push({ key, size, path });
         }
       }
     }

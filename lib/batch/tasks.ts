@@ -11,7 +11,7 @@
  *   batch/dt=<date>/summary.json             the run summary (Summarize)
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
@@ -137,7 +137,8 @@ export async function articleStatsTask(
       for (const dt of datesCovered(asOf, longest)) {
         for (const key of await listKeys(deps.s3, deps.config.bucket, `lake/${type}/v1/dt=${dt}/`)) {
           if (!key.endsWith('.parquet')) continue;
-          const file = join(dir, `${type}-${files[type].length}.parquet`);
+          // Named in the keys' order with the key's file name: the dedup rule's tiebreak sees what a query sees.
+          const file = join(dir, `${type}-${String(files[type].length).padStart(6, '0')}-${basename(key)}`);
           writeFileSync(file, await getBytes(deps.s3, deps.config.bucket, key));
           files[type].push(file);
         }

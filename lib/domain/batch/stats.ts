@@ -4,6 +4,8 @@
  * runs {@link articleStatsSql} in DuckDB over the lake's Parquet and {@link fitBetaPrior} on its rows.
  */
 
+import { duckDbDedup, rowNumberSql } from '../compact/dedup';
+
 /** A counting window, e.g. `1h`, `24h`, `7d`. */
 export interface StatsWindow {
   label: string;
@@ -142,7 +144,9 @@ export function articleStatsSql(input: {
   const source = (files: readonly string[], kind: string) =>
     files.length === 0
       ? `SELECT NULL::VARCHAR AS article_id, NULL::TIMESTAMPTZ AS occurred_at, ${quote(kind)} AS kind WHERE false`
-      : `SELECT article_id, occurred_at, ${quote(kind)} AS kind FROM read_parquet([${files.map(quote).join(', ')}], union_by_name = true)`;
+      : // Each event once, by the lake's dedup rule (a redelivery, or a compaction's inputs not deleted yet).
+        `SELECT article_id, occurred_at, ${quote(kind)} AS kind FROM read_parquet([${files.map(quote).join(', ')}], union_by_name = true, filename = true) ` +
+        `QUALIFY ${rowNumberSql(duckDbDedup('filename', []))} = 1`;
   const columns = input.windows.flatMap((w) =>
     (['impressions', 'clicks'] as const).map((kind) => {
       const k = kind === 'impressions' ? 'i' : 'c';

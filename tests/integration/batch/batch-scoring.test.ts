@@ -110,7 +110,8 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
   ] as const) {
     const file = join(dir, `${type}.parquet`);
     await c.run(
-      `COPY (SELECT * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at)) TO '${file}' (FORMAT parquet)`,
+      // With the envelope the lake's dedup rule reads (each row its own event).
+      `COPY (SELECT '${kind}' || row_number() OVER () AS event_id, occurred_at AS received_at, 'r' AS request_id, * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at)) TO '${file}' (FORMAT parquet)`,
     );
     await clients.s3.send(
       new PutObjectCommand({

@@ -79,6 +79,7 @@ describe('logbase datasets on the local stack', () => {
       'lake/ad_impression/v1',
       'lake/action/v1',
       'lake/_manifests',
+      'lake/_compaction',
       'quarantine/articles',
       'quarantine/collect',
       'quarantine/format',

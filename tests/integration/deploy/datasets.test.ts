@@ -101,6 +101,7 @@ describe('The datasets in the packaged template (dev)', () => {
       ['raw', 'raw/', 400, [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }], old30],
       ['lake', 'lake/', undefined, [{ StorageClass: 'INTELLIGENT_TIERING', TransitionInDays: 0 }], old30],
       ['lake-manifests', 'lake/_manifests/', 400, undefined, old30],
+      ['lake-compaction', 'lake/_compaction/', undefined, undefined, old30],
       ['quarantine', 'quarantine/', 90, undefined, old1],
       ['marts', 'marts/', undefined, undefined, old30],
       ['reports', 'reports/', undefined, undefined, old30],

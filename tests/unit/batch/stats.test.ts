@@ -123,24 +123,30 @@ describe('article stats', () => {
     expect(rows[2]?.ctr_posterior).toBeCloseTo((3 + prior.alpha) / (10 + prior.alpha + prior.beta), 10);
   });
 
-  it('counts impressions and clicks per window in DuckDB, the window ending at the as-of instant', async () => {
+  it('counts impressions and clicks per window in DuckDB, the window ending at the as-of instant, a redelivered event once', async () => {
     // Prepare: a Parquet file of each type written by DuckDB itself
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     await c.run("SET TimeZone = 'UTC'");
     const dir = mkdtempSync(join(tmpdir(), 'stats-'));
-    await c.run(`COPY (SELECT * FROM (VALUES
+    const envelope = (prefix: string) =>
+      `SELECT '${prefix}' || row_number() OVER () AS event_id, TIMESTAMPTZ '2026-12-01T00:00:01Z' AS received_at, 'r' AS request_id, *`;
+    await c.run(`COPY (${envelope('i')} FROM (VALUES
         ('a', TIMESTAMPTZ '2026-11-30T23:30:00Z'), ('a', TIMESTAMPTZ '2026-11-30T12:00:00Z'),
         ('a', TIMESTAMPTZ '2026-11-25T00:00:00Z'), ('b', TIMESTAMPTZ '2026-11-30T23:59:59Z'),
         ('b', TIMESTAMPTZ '2026-12-01T00:00:00Z'), ('z', TIMESTAMPTZ '2026-11-01T00:00:00Z'))
         AS t(article_id, occurred_at)) TO '${dir}/imp.parquet' (FORMAT parquet)`);
-    await c.run(`COPY (SELECT * FROM (VALUES ('a', TIMESTAMPTZ '2026-11-30T23:31:00Z'), ('b', TIMESTAMPTZ '2026-11-29T00:00:00Z'))
+    await c.run(`COPY (${envelope('c')} FROM (VALUES ('a', TIMESTAMPTZ '2026-11-30T23:31:00Z'), ('b', TIMESTAMPTZ '2026-11-29T00:00:00Z'))
         AS t(article_id, occurred_at)) TO '${dir}/clk.parquet' (FORMAT parquet)`);
+    // A Firehose redelivery of the first impression: the same event in another file.
+    await c.run(
+      `COPY (SELECT * FROM '${dir}/imp.parquet' WHERE event_id = 'i1') TO '${dir}/imp-again.parquet' (FORMAT parquet)`,
+    );
     const windows = parseWindows('1h,24h,7d');
 
     // Act
     const sql = articleStatsSql({
-      impressionFiles: [`${dir}/imp.parquet`],
+      impressionFiles: [`${dir}/imp.parquet`, `${dir}/imp-again.parquet`],
       clickFiles: [`${dir}/clk.parquet`],
       windows,
       asOf: asOfDate('2026-11-30'),
