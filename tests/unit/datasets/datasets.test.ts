@@ -360,6 +360,34 @@ describe('logbase datasets --stage dev', () => {
     );
   });
 
+  it('flags a dataset holding data whose lifecycle rule the deployed bucket lacks as growing without a retention', async () => {
+    // Prepare
+    mockStage();
+    const config = await printed();
+    const bucket = config.resources?.Resources?.DataBucket?.Properties as {
+      LifecycleConfiguration: { Rules: { Id: string }[] };
+    };
+    bucket.LifecycleConfiguration.Rules = bucket.LifecycleConfiguration.Rules.filter((r) => r.Id !== 'lake');
+    // Act
+    const report = await datasetsReport(
+      config,
+      {
+        local: false,
+        s3: new S3Client({ region: 'ap-northeast-1' }),
+        dynamodb: new DynamoDBClient({ region: 'ap-northeast-1' }),
+        athena: new AthenaClient({ region: 'ap-northeast-1' }),
+        workGroup: 'logbase-dev',
+        database: 'logbase_dev',
+      },
+      { unusedDays: 30, now: () => NOW },
+    );
+    // Assess
+    const click = report.datasets.find((d) => d.name === 'lake/click/v1');
+    expect([click?.retention, click?.flags]).toEqual([undefined, ['grows without a retention']]);
+    // An empty dataset without a rule does not grow.
+    expect(report.datasets.find((d) => d.name === 'lake/action/v1')?.flags).toEqual([]);
+  });
+
   it('prints one line per dataset, and a dataset in full by its name', async () => {
     // Prepare
     mockStage();
