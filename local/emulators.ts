@@ -11,6 +11,7 @@ import { KinesisFaultHook } from './kinesis/faults';
 import { type FilesystemStoreLike, makeObjectWritesAtomic } from './s3/atomic-puts';
 import { AwsChunkedDecoder, isAwsChunked } from './s3/aws-chunked';
 import type { ObjectChange } from './s3/events';
+import { S3FaultHook } from './s3/faults';
 
 export interface EmulatorPorts {
   s3: number;
@@ -31,6 +32,8 @@ export interface Emulators {
   ports: EmulatorPorts;
   /** Call counts and injected faults of the Kinesis API (tests). */
   kinesisFaults: KinesisFaultHook;
+  /** Requests refused on purpose by the S3 emulator (tests). */
+  s3Faults: S3FaultHook;
   stop(): Promise<void>;
 }
 
@@ -48,7 +51,8 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
     if (errors.length) throw errors[0];
   };
   try {
-    const s3 = await startS3(host, ports.s3, layout.s3, options.onObjectChange);
+    const s3Faults = new S3FaultHook();
+    const s3 = await startS3(host, ports.s3, layout.s3, options.onObjectChange, s3Faults);
     started.push(s3.close);
     const kinesisServer = kinesalite({
       path: layout.kinesis,
@@ -71,7 +75,12 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
       ports.dynamodb,
     );
     started.push(dynamodb.close);
-    return { ports: { s3: s3.port, kinesis: kinesis.port, dynamodb: dynamodb.port }, kinesisFaults, stop };
+    return {
+      ports: { s3: s3.port, kinesis: kinesis.port, dynamodb: dynamodb.port },
+      kinesisFaults,
+      s3Faults,
+      stop,
+    };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
@@ -95,7 +104,13 @@ interface RequestInfo {
   ip: string;
 }
 
-async function startS3(host: string, port: number, directory: string, onChange: (c: ObjectChange) => void) {
+async function startS3(
+  host: string,
+  port: number,
+  directory: string,
+  onChange: (c: ObjectChange) => void,
+  faults: S3FaultHook,
+) {
   const server = new S3rver({ address: host, port, directory, silent: true });
   makeObjectWritesAtomic((server as unknown as { store: FilesystemStoreLike }).store);
   const requests = new AsyncLocalStorage<RequestInfo>();
@@ -105,6 +120,8 @@ async function startS3(host: string, port: number, directory: string, onChange: 
     if (isAwsChunked(ctx.headers)) decodeAwsChunkedInPlace(ctx.req);
     return requests.run({ query: { ...ctx.query }, ip: ctx.ip }, next);
   });
+  // Runs before that: a refused request (tests' injected faults) never reaches s3rver.
+  server.middleware.unshift(faults.middleware);
   server.on('event', (event: S3rverEvent) => {
     const record = event.Records[0];
     if (!record) return;

@@ -13,6 +13,7 @@ import type { HealthReport } from './health';
 import { errorMessage } from './log';
 import { endpointUrl } from './ports';
 import { RECORD_PATH, type Recorder } from './recorder';
+import type { LocalPage } from './reports';
 
 /**
  * The most a gzip request body may inflate to: serverless-offline's own payload limit (10 MiB), so a body the
@@ -51,6 +52,11 @@ export interface HttpFrontOptions {
   holdTimeoutMs?: number;
   /** `logbase replay --record`: serves GET /_logbase/record and is shown every request while it records. */
   recorder?: Recorder;
+  /**
+   * Pages the front answers itself for GET/HEAD (never forwarded, never held): the KPI report pages of
+   * local/reports.ts. Undefined for a path means "not a page": the request is forwarded.
+   */
+  pages?: (path: string) => Promise<LocalPage | undefined>;
 }
 
 /**
@@ -131,8 +137,37 @@ export class HttpFront {
       recorder.serve(req, res);
       return;
     }
+    if (
+      this.options.pages &&
+      path?.startsWith('/reports/') &&
+      (req.method === 'GET' || req.method === 'HEAD')
+    ) {
+      void this.answerPage(req, res, path);
+      return;
+    }
     if (this.held) this.holdThenPass(req, res);
     else this.pass(req, res);
+  }
+
+  private async answerPage(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    let page: LocalPage | undefined;
+    try {
+      page = await (this.options.pages as (path: string) => Promise<LocalPage | undefined>)(path);
+    } catch (error) {
+      answer(res, 502, `the local stack could not read the page ${path}: ${errorMessage(error)}`);
+      return;
+    }
+    if (page === undefined) {
+      if (this.held) this.holdThenPass(req, res);
+      else this.pass(req, res);
+      return;
+    }
+    res.writeHead(page.status, {
+      'Content-Type': page.contentType,
+      'Content-Length': Buffer.byteLength(page.body),
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : page.body);
   }
 
   private async answerHealth(req: IncomingMessage, res: ServerResponse): Promise<void> {

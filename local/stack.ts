@@ -24,7 +24,9 @@ import { type OfflineProcess, startOffline } from './offline';
 import { endpointUrl, freePort } from './ports';
 import { provision } from './provision';
 import { Recorder, RecordingInvoker } from './recorder';
+import { reportPages } from './reports';
 import type { ObjectChange } from './s3/events';
+import type { S3Fault } from './s3/faults';
 import { S3Notifier } from './s3/notifier';
 import { loadServiceConfig, type PrintedService } from './service-config';
 import { type LocalSqsSns, startSqsSns } from './sqs/server';
@@ -123,6 +125,12 @@ export interface LocalStack {
     injectFaults(faults: KinesisFaults): void;
     /** Calls of an operation (e.g. PutRecords) so far, failed ones included. */
     calls(operation: string): number;
+  };
+  s3: {
+    /** Fault injection for tests: the next N requests of a method on a key are refused (403 AccessDenied by default). */
+    injectFaults(...faults: S3Fault[]): void;
+    /** Requests refused so far for a method and key. */
+    refused(method: string, key: string): number;
   };
   /** The state machines of `stepFunctions.stateMachines`; Task states invoke the functions through the invoker. */
   stepFunctions: {
@@ -310,6 +318,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         health: () => health.report(),
         held: true,
         recorder,
+        // The KPI report pages (reports/kpi/ in the data bucket), read through the local S3.
+        pages: reportPages(() => s3, String(config.provider.environment?.DATA_BUCKET ?? '')),
       });
       openFront = () => front.open();
       await front.start();
@@ -465,6 +475,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       kinesis: {
         injectFaults: (faults) => emulators.kinesisFaults.inject(faults),
         calls: (operation) => emulators.kinesisFaults.calls(operation),
+      },
+      s3: {
+        injectFaults: (...faults) => emulators.s3Faults.inject(...faults),
+        refused: (method, key) => emulators.s3Faults.refusedCount(method, key),
       },
       firehose: {
         injectFaults: (faults) => firehose.injectFaults(faults),

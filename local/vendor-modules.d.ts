@@ -25,6 +25,10 @@ declare module 's3rver' {
     headers: Record<string, string | string[] | undefined>;
     req: import('node:http').IncomingMessage;
     ip: string;
+    /** The answer (Koa's): set by a middleware that answers without calling next (local/s3/faults.ts). */
+    status: number;
+    body: unknown;
+    set(field: string, value: string): void;
   }
 
   class S3rver extends EventEmitter {

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { listKeys } from '../../lib/aws/batch';
+import { s3Client } from '../../lib/aws/clients';
 import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
 import { quarantineKey } from '../../lib/domain/collect-quarantine';
+import { manifestKey } from '../../lib/domain/format/records';
+import { reportKeys } from '../../lib/domain/report/kpi';
 import { consoleLog, errorMessage } from '../../local/log';
+import { LATEST_REPORT_PATH } from '../../local/reports';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { eventsUrl } from '../client/endpoint';
 import type { SendProgress } from '../client/poster';
@@ -126,7 +131,8 @@ export const registerDev: RegisterCommand = (program: Command) => {
       '--demo [events]',
       'once up, load the generated articles (POST /v1/articles), then send generated traffic clicking on them ' +
         `through the HTTP API (default ${DEMO.events} events at ${DEMO.rate}/s, ` +
-        `${DEMO.invalidShare * 100}% broken on purpose), then keep running`,
+        `${DEMO.invalidShare * 100}% broken on purpose), wait for the formatter, run batch-scoring for the day ` +
+        'and print the KPI report URL, then keep running',
       demoEvents,
     )
     .addHelpText(
@@ -238,8 +244,79 @@ async function runDemo(stack: LocalStack, events: number, signal: AbortSignal): 
     },
   );
   const lines = ['', 'logbase dev: demo done:', ...formatSummary(summary), '', ...whereToLook(stack)];
-  if (!signal.aborted) lines.push('', 'Still running: Ctrl-C stops everything.');
   console.log([...lines, ''].join('\n'));
+  if (signal.aborted) return;
+  const report = await demoReport(stack, new Date().toISOString().slice(0, 10), signal);
+  console.log(['', ...report, '', 'Still running: Ctrl-C stops everything.', ''].join('\n'));
+}
+
+/** What the demo's report step needs of the stack. */
+type ReportStack = Pick<LocalStack, 'config' | 'endpoints' | 'env' | 'firehose' | 'stepFunctions'>;
+
+/**
+ * The end of `--demo`: waits until every raw object of the day has its formatter manifest (the Firehose
+ * buffers flushed first, a progress line every 2 s), then runs batch-scoring for the day and says where its
+ * KPI report is. Returns the lines to print.
+ */
+export async function demoReport(
+  stack: ReportStack,
+  date: string,
+  signal: AbortSignal,
+  options: { timeoutMs?: number; pollMs?: number; log?: (line: string) => void } = {},
+): Promise<string[]> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const bucket = String(stack.config.provider.environment?.DATA_BUCKET ?? '');
+  const machine = stack.stepFunctions.list().find((m) => m.key === 'batchScoring');
+  if (!machine || !bucket)
+    return ['logbase dev: demo: no batchScoring state machine or DATA_BUCKET: no report'];
+  const s3 = s3Client({ ...process.env, ...stack.env });
+  try {
+    await stack.firehose.flush();
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    let lastLine = 0;
+    for (;;) {
+      const raw = (
+        await Promise.all(['events', 'clicks'].map((d) => listKeys(s3, bucket, `raw/${d}/dt=${date}/`)))
+      ).flat();
+      const manifests = new Set(
+        (
+          await Promise.all(
+            ['events', 'clicks'].map((d) => listKeys(s3, bucket, `lake/_manifests/${d}/dt=${date}/`)),
+          )
+        ).flat(),
+      );
+      const formatted = raw.filter((k) => manifests.has(manifestKey(k))).length;
+      if (raw.length > 0 && formatted === raw.length) {
+        log(`logbase dev: demo: all ${raw.length} raw objects formatted into the lake`);
+        break;
+      }
+      if (signal.aborted) return [];
+      if (Date.now() > deadline)
+        return [`logbase dev: demo: ${raw.length - formatted} raw objects still unformatted: no report run`];
+      if (Date.now() - lastLine >= 2_000) {
+        lastLine = Date.now();
+        log(
+          `logbase dev: demo: waiting for the formatter: ${formatted}/${raw.length} raw objects formatted ...`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+      await stack.firehose.flush();
+    }
+    log(`logbase dev: demo: running batch-scoring for ${date} (article stats, scoring, KPI report) ...`);
+    const started = Date.now();
+    const ended = await stack.stepFunctions.start(machine.name, { date }).result;
+    if (ended.status !== 'SUCCEEDED')
+      return [
+        `logbase dev: demo: batch-scoring ${ended.status}: ${ended.error ?? ''} ${ended.cause ?? ''}`.trim(),
+      ];
+    const url = stack.endpoints.http ? `${stack.endpoints.http}${LATEST_REPORT_PATH}` : reportKeys(date).html;
+    return [
+      `logbase dev: demo: batch-scoring for ${date} done in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `KPI report of ${date}: open ${url}`,
+    ];
+  } finally {
+    s3.destroy();
+  }
 }
 
 /**
@@ -382,6 +459,16 @@ function onFailureLines(wiring: LocalStack['wiring']): string[] {
   return lines;
 }
 
+/** The `logbase status` line for this stack: its HTTP endpoint and data dir when they are not the defaults. */
+export function statusCommand(stack: Pick<LocalStack, 'endpoints' | 'dataDir'>): string {
+  const args = ['npx logbase status'];
+  if (stack.endpoints.http && stack.endpoints.http !== `http://${LOCAL_DEFAULTS.host}:${LOCAL_DEFAULTS.http}`)
+    args.push(`--endpoint ${stack.endpoints.http}`);
+  if (stack.dataDir.root !== join(PROJECT_ROOT, '.logbase', 'data'))
+    args.push(`--data-dir ${stack.dataDir.root}`);
+  return args.join(' ');
+}
+
 /** The banner `logbase dev` prints once everything is up. */
 export function devBanner(stack: LocalStack, now = new Date()): string {
   const { wiring, endpoints } = stack;
@@ -415,6 +502,15 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
             'Health',
             `${endpoints.http}/health`,
             '200 when every service is up, 503 otherwise; JSON says which (emulators, offline, pollers)',
+          ),
+        ]
+      : []),
+    ...(endpoints.http
+      ? [
+          row(
+            'KPI report',
+            `${endpoints.http}${LATEST_REPORT_PATH}`,
+            'the newest KPI report page (logbase run batch-scoring publishes one; 404 until then)',
           ),
         ]
       : []),
@@ -459,6 +555,12 @@ export function devBanner(stack: LocalStack, now = new Date()): string {
   if (endpoints.http && apiKey && stack.config.functions?.collect) {
     lines.push('', 'Post one click event:', `  ${curlExample(endpoints.http, apiKey, now)}`);
   }
+  if (endpoints.http)
+    lines.push(
+      '',
+      'The pipeline at a glance (last activity, lags, quarantine, last batch run):',
+      `  ${statusCommand(stack)}`,
+    );
   const exports = Object.entries(stack.env)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');

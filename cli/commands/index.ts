@@ -12,6 +12,7 @@ import { registerReport } from './report';
 import { registerRun } from './run';
 import { registerSchemas } from './schemas';
 import { registerSend } from './send';
+import { registerStatus } from './status';
 
 // Command modules import RegisterCommand from './register', not from here (no import cycle).
 export type { RegisterCommand } from './register';
@@ -26,4 +27,5 @@ commands.push(registerBackfill);
 commands.push(registerRedrive);
 commands.push(registerRedriveSources);
 commands.push(registerCompact);
+commands.push(registerStatus);
 commands.push(registerDatasets);

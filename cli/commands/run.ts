@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { dynamoDbClient, s3Client, snsClient } from '../../lib/aws/clients';
+import { LOCAL_DEFAULTS } from '../../lib/aws/endpoints';
+import { pushCandidatesTask } from '../../lib/batch/push';
+import { publishReportTask } from '../../lib/batch/report';
 import {
   articleStatsTask,
   type BatchDeps,
@@ -11,9 +14,13 @@ import {
   summarizeTask,
   writeRecommendationsTask,
 } from '../../lib/batch/tasks';
+import { reportKeys } from '../../lib/domain/report/kpi';
 import { InProcessInvoker, type LocalHandler } from '../../local/invoker';
 import { silentLog } from '../../local/log';
+import { LATEST_REPORT_PATH } from '../../local/reports';
 import { type LocalStack, startLocalStack } from '../../local/stack';
+import { endedLine, progressLine } from '../batch/progress';
+import { runOnStage } from '../batch/stage-run';
 import type { RegisterCommand } from './register';
 import type { Output } from './schemas';
 
@@ -32,6 +39,8 @@ export const BATCH_TASKS: Record<
   batchShardUsers: { state: 'ShardUsers', run: shardUsersTask },
   batchScoreShard: { state: 'ScoreShard', run: scoreShardTask },
   batchWriteRecommendations: { state: 'WriteRecommendations', run: writeRecommendationsTask },
+  batchPublishReport: { state: 'PublishReport', run: publishReportTask },
+  batchPushCandidates: { state: 'PushCandidates', run: pushCandidatesTask },
   batchSummarize: { state: 'Summarize', run: summarizeTask },
   batchNotifyFailure: { state: 'NotifyFailure', run: notifyFailureTask },
 };
@@ -39,6 +48,7 @@ export const BATCH_TASKS: Record<
 export interface RunOptions {
   date?: string;
   stage?: string;
+  region?: string;
   dataDir?: string;
   serviceDir?: string;
 }
@@ -68,16 +78,16 @@ export function batchHandlers(
         };
       }
       const shard = (event as { shard?: { index?: number }; scored?: { index?: number } }) ?? {};
-      const index = shard.shard?.index ?? shard.scored?.index;
-      const label = index === undefined ? task.state : `${task.state} [shard ${index}]`;
+      const label = { state: task.state, shard: shard.shard?.index ?? shard.scored?.index };
       const started = clock();
-      io.out(`  ${label} ...`);
+      io.out(progressLine(label, { kind: 'started' }));
       try {
         const result = await task.run(event, deps);
-        io.out(`  ${label} done in ${((clock() - started) / 1000).toFixed(1)} s`);
+        io.out(progressLine(label, { kind: 'done', seconds: (clock() - started) / 1000 }));
         return result;
       } catch (error) {
-        io.out(`  ${label} failed: ${(error as Error).name}: ${(error as Error).message}`);
+        const { name, message } = error as Error;
+        io.out(progressLine(label, { kind: 'failed', error: name, message }));
         throw error;
       }
     };
@@ -87,12 +97,7 @@ export function batchHandlers(
 
 /** `logbase run batch-scoring`: runs the state machine on a local stack over the data dir; returns the exit code. */
 export async function runBatchScoring(options: RunOptions, io: Output = stdio): Promise<number> {
-  if (options.stage && options.stage !== 'local') {
-    io.err(
-      `--stage ${options.stage}: starting the state machine on AWS (StartExecution, then DescribeExecution) is not built yet; run it from the Step Functions console or drop --stage to run locally`,
-    );
-    return 2;
-  }
+  if (options.stage && options.stage !== 'local') return runOnStage({ ...options, stage: options.stage }, io);
   if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
     io.err(
       `the local Step Functions (aws-local-stepfunctions) needs Node.js 22; this is ${process.version} (try: npx node@22 bin/logbase.cjs run batch-scoring)`,
@@ -122,10 +127,18 @@ export async function runBatchScoring(options: RunOptions, io: Output = stdio): 
     const ended = await stack.stepFunctions.start(machine.name, options.date ? { date: options.date } : {})
       .result;
     if (ended.status !== 'SUCCEEDED') {
-      io.err(`run ${ended.executionId} ${ended.status}: ${ended.error ?? ''} ${ended.cause ?? ''}`.trim());
+      io.err(endedLine(ended));
       return 1;
     }
     io.out(JSON.stringify(ended.output, null, 2));
+    const date = (ended.output as { date?: string } | undefined)?.date;
+    const bucket = stack.config.provider.environment?.DATA_BUCKET;
+    if (date && typeof bucket === 'string') {
+      io.out(
+        `KPI report of ${date}: s3://${bucket}/${reportKeys(date).html} ` +
+          `(npm start serves the newest at http://${LOCAL_DEFAULTS.host}:${LOCAL_DEFAULTS.http}${LATEST_REPORT_PATH})`,
+      );
+    }
     return 0;
   } finally {
     await stack?.stop();
@@ -136,9 +149,15 @@ export const registerRun: RegisterCommand = (program: Command) => {
   const run = program.command('run').description('run a batch state machine');
   run
     .command('batch-scoring')
-    .description('article stats, shard scoring and Recommendations for a date, with a line per Task state')
+    .description(
+      'article stats, shard scoring, Recommendations and push candidates for a date, a line per Task',
+    )
     .option('--date <YYYY-MM-DD>', 'the date to score (default: yesterday, UTC)')
-    .option('--stage <stage>', 'local (default); an AWS stage is not built yet')
+    .option(
+      '--stage <stage>',
+      'local (default), or a deployed stage: StartExecution there and follow its history',
+    )
+    .option('--region <region>', "the stage's region (default: serverless.yml's provider.region)")
     .option(
       '--data-dir <dir>',
       "the local stack's data dir (default: .logbase/data, npm start's; stop npm start first)",

@@ -132,3 +132,22 @@ export async function putAll(
   result.written -= result.failed.length;
   return result;
 }
+
+/** Every object under a prefix with when it was last written (ListObjectsV2, all pages), sorted by key. */
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; lastModified: Date }[]> {
+  const objects: { key: string; lastModified: Date }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? [])
+      if (o.Key) objects.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0) });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

@@ -8,6 +8,7 @@
  *   batch/dt=<date>/articles.json            the fresh articles (ShardUsers)
  *   batch/dt=<date>/shards/<nnnn>.json       the user ids of each shard (ShardUsers)
  *   batch/dt=<date>/scores/<nnnn>.json       each shard's Recommendations items (ScoreShard)
+ *   marts/push_candidates/dt=<date>/push_candidates.parquet   (PushCandidates, lib/batch/push.ts)
  *   batch/dt=<date>/summary.json             the run summary (Summarize)
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,7 @@ import {
   parseWindows,
 } from '../domain/batch/stats';
 import type { ScoringWeights } from '../domain/scoring';
+import type { PushCandidatesOutput } from './push';
 
 export interface BatchConfig {
   bucket: string;
@@ -59,6 +61,16 @@ export interface BatchConfig {
   workDir: string;
   failureTopicArn: string;
   stateMachine: string;
+  /** PublishReport's settings (lib/batch/report.ts). */
+  report: {
+    lookbackDays: number;
+    quarantineThreshold: number;
+    rawAgeLimitSeconds: number;
+    userVectorLagLimitSeconds: number;
+  };
+  /** PushCandidates (lib/batch/push.ts): the best new article's score to clear, and the cooldown. */
+  pushScoreThreshold: number;
+  pushCooldownHours: number;
 }
 
 /** Settings read once per container; throws a ConfigError naming a missing variable. */
@@ -86,6 +98,14 @@ export function loadBatchConfig(env: NodeJS.ProcessEnv = process.env): BatchConf
     workDir: optionalEnv('BATCH_WORK_DIR', '/tmp/batch', env),
     failureTopicArn: optionalEnv('BATCH_FAILURE_TOPIC_ARN', '', env),
     stateMachine: optionalEnv('BATCH_STATE_MACHINE', 'batchScoring', env),
+    report: {
+      lookbackDays: intEnv('BATCH_REPORT_LOOKBACK_DAYS', 7, env),
+      quarantineThreshold: num('BATCH_REPORT_QUARANTINE_THRESHOLD', 0.01),
+      rawAgeLimitSeconds: intEnv('BATCH_REPORT_RAW_AGE_LIMIT_SECONDS', 1800, env),
+      userVectorLagLimitSeconds: intEnv('BATCH_REPORT_VECTOR_LAG_LIMIT_SECONDS', 120, env),
+    },
+    pushScoreThreshold: num('BATCH_PUSH_SCORE_THRESHOLD', 0.5),
+    pushCooldownHours: num('BATCH_PUSH_COOLDOWN_HOURS', 24),
   };
 }
 
@@ -282,7 +302,8 @@ export interface ScoreShardOutput {
   users: number;
   personal: number;
   popular: number;
-  skipped: { count: number; named: Skipped[] };
+  /** `articles`: how many of them are articles (the rest are users), for the report's data-quality panel. */
+  skipped: { count: number; articles?: number; named: Skipped[] };
   kernel: string;
 }
 
@@ -341,7 +362,11 @@ export async function scoreShardTask(
     users: ids.length,
     personal: recs.filter((r) => r.source === 'personal').length,
     popular: recs.filter((r) => r.source === 'popular').length,
-    skipped: { count: skipped.length, named: skipped.slice(0, SUMMARY_NAMED) },
+    skipped: {
+      count: skipped.length,
+      articles: skipped.filter((s) => s.kind === 'article').length,
+      named: skipped.slice(0, SUMMARY_NAMED),
+    },
     kernel: ranked.kernel,
   };
 }
@@ -413,6 +438,8 @@ export interface RunSummary extends RunRef {
   shards: number;
   recommendations: { written: number; personal: number; popular: number };
   skipped: { count: number; named: Skipped[] };
+  /** PushCandidates' counts and mart. */
+  push: PushCandidatesOutput;
 }
 
 /** The run's summary, written to batch/dt=<date>/summary.json and returned as the execution's output. */
@@ -421,10 +448,11 @@ export async function summarizeTask(
     run: ArticleStatsOutput;
     sharding: ShardUsersOutput;
     shardResults: (ScoreShardOutput & { written: number })[];
+    push: PushCandidatesOutput;
   },
   deps: BatchDeps,
 ): Promise<RunSummary> {
-  const { run, sharding, shardResults } = event;
+  const { run, sharding, shardResults, push } = event;
   const skipped = summarizeSkipped(shardResults.map((s) => s.skipped.named));
   const summary: RunSummary = {
     date: run.date,
@@ -441,6 +469,7 @@ export async function summarizeTask(
       popular: shardResults.reduce((s, r) => s + r.popular, 0),
     },
     skipped: { count: shardResults.reduce((s, r) => s + r.skipped.count, 0), named: skipped.named },
+    push,
   };
   await putBytes(
     deps.s3,

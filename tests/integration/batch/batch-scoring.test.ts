@@ -11,6 +11,8 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { pushCandidatesTask, pushMartKey } from '../../../lib/batch/push';
+import { publishReportTask } from '../../../lib/batch/report';
 import {
   articleStatsTask,
   type BatchDeps,
@@ -28,6 +30,7 @@ import { encodeVector, normalize, VECTOR_DIMENSIONS } from '../../../lib/domain/
 import { InProcessInvoker } from '../../../local/invoker';
 import { silentLog } from '../../../local/log';
 import { type LocalStack, startLocalStack } from '../../../local/stack';
+import { readParquet } from '../../helpers/parquet';
 import { clientsFor, destroyClients, removeDir, tempDataDir } from '../local/harness';
 
 /**
@@ -101,7 +104,9 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
       else clicks += n;
       return Array.from(
         { length: n },
-        (_, k) => `('${id}', TIMESTAMPTZ '${new Date(AS_OF - 60_000 * (k + 1) * 7).toISOString()}')`,
+        // the columns the KPI report reads too (event_type, user_id, platform, tab)
+        (_, k) =>
+          `('${id}', TIMESTAMPTZ '${new Date(AS_OF - 60_000 * (k + 1) * 7).toISOString()}', '${kind === 'i' ? 'impression' : 'click'}', 'u${k % 5}', 'ios', 'top')`,
       );
     });
   for (const [type, kind] of [
@@ -110,8 +115,8 @@ async function writeLake(): Promise<{ impressions: number; clicks: number }> {
   ] as const) {
     const file = join(dir, `${type}.parquet`);
     await c.run(
-      // With the envelope the lake's dedup rule reads (each row its own event).
-      `COPY (SELECT '${kind}' || row_number() OVER () AS event_id, occurred_at AS received_at, 'r' AS request_id, * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at)) TO '${file}' (FORMAT parquet)`,
+      // With the envelope the lake's dedup rule reads (each row its own event) and the columns the report reads.
+      `COPY (SELECT '${kind}' || row_number() OVER () AS event_id, occurred_at AS received_at, 'r' AS request_id, * FROM (VALUES ${rows(kind).join(', ')}) AS t(article_id, occurred_at, event_type, user_id, platform, tab)) TO '${file}' (FORMAT parquet)`,
     );
     await clients.s3.send(
       new PutObjectCommand({
@@ -164,6 +169,13 @@ async function writeTables(): Promise<void> {
 
 /** The reference ranking: nested loops over the articles the test wrote, its own counts and prior. */
 function referenceTop(userSeed: number, clicked: string[], k: number): string[] {
+  return referenceScores(userSeed, clicked)
+    .slice(0, k)
+    .map((s) => s.id);
+}
+
+/** The reference scores of a user's fresh, unclicked articles, best first. */
+function referenceScores(userSeed: number, clicked: string[]): { id: string; score: number }[] {
   const prior = fitBetaPrior(
     ARTICLE_IDS.map((_, i) => ({ impressions: impressionsOf(i), clicks: clicksOf(i) })),
   );
@@ -176,10 +188,46 @@ function referenceTop(userSeed: number, clicked: string[], k: number): string[] 
     const ctr = (clicksOf(i) + prior.alpha) / (impressionsOf(i) + prior.alpha + prior.beta);
     return [{ id, score: dot + ctr + 0.1 * Math.exp(-ageOf(i) / 24) }];
   });
-  return scored
-    .sort((x, y) => y.score - x.score)
-    .slice(0, k)
-    .map((s) => s.id);
+  return scored.sort((x, y) => y.score - x.score);
+}
+
+/** Each personal user's best new article by the reference, best user first. */
+const BEST = (['u1', 'u2', 'u3'] as const)
+  .map((id, u) => ({
+    user_id: id,
+    ...(referenceScores(100 + u, CLICKED[id] ?? [])[0] as { id: string; score: number }),
+  }))
+  .sort((x, y) => y.score - x.score);
+/** Between the second and third best user's best score: two users clear it, one does not. */
+const PUSH_THRESHOLD = ((BEST[1]?.score as number) + (BEST[2]?.score as number)) / 2;
+/** The best user was pushed by the day before's run (24 h before the as-of instant: in the cooldown);
+ * the second best two days before (48 h: out of it, and not read). */
+const PUSHED_BEFORE: { date: string; user_id: string }[] = [
+  { date: '2026-11-29', user_id: BEST[0]?.user_id as string },
+  { date: '2026-11-28', user_id: BEST[1]?.user_id as string },
+];
+
+/** A candidates mart of an earlier date, as PushCandidates writes it. */
+async function writePushedMart(date: string, userIds: string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'batch-push-'));
+  const file = join(dir, 'push_candidates.parquet');
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const generated = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString();
+  const rows = userIds.map((u) => `('${u}', 'a01', 0.9::DOUBLE, 'run-${date}', '${generated}', '${date}')`);
+  await c.run(
+    `COPY (SELECT * FROM (VALUES ${rows.join(', ')}) AS t(user_id, article_id, score, run_id, generated_at, date)) TO '${file}' (FORMAT parquet)`,
+  );
+  c.closeSync();
+  await clients.s3.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: pushMartKey(date), Body: readFileSync(file) }),
+  );
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function pushMartRows(): Promise<Record<string, unknown>[]> {
+  const answer = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: pushMartKey(DATE) }));
+  return (await readParquet((await answer.Body?.transformToByteArray()) ?? new Uint8Array())).rows;
 }
 
 async function recommendations() {
@@ -192,15 +240,30 @@ async function s3Text(key: string): Promise<string> {
   return (await answer.Body?.transformToString()) ?? '';
 }
 
+/** Every task invocation (function key and shard) since the counter was last cleared. */
+const invoked: string[] = [];
+const counted =
+  (key: string, run: (e: any) => Promise<unknown>) =>
+  (e: any): Promise<unknown> => {
+    const index = e?.shard?.index ?? e?.scored?.index;
+    invoked.push(index === undefined ? key : `${key}[${index}]`);
+    return run(e);
+  };
+const invocations = (name: string) => invoked.filter((k) => k === name).length;
+
 beforeAll(async () => {
   dataDir = await tempDataDir();
   const handlers = {
-    batchArticleStats: (e: any) => articleStatsTask(e, deps),
-    batchShardUsers: (e: any) => shardUsersTask(e, deps),
-    batchScoreShard: (e: any) => scoreShardTask(e, deps),
-    batchWriteRecommendations: (e: any) => writeRecommendationsTask(e, deps, { sleep: async () => {} }),
-    batchSummarize: (e: any) => summarizeTask(e, deps),
-    batchNotifyFailure: (e: any) => notifyFailureTask(e, deps),
+    batchArticleStats: counted('batchArticleStats', (e) => articleStatsTask(e, deps)),
+    batchShardUsers: counted('batchShardUsers', (e) => shardUsersTask(e, deps)),
+    batchScoreShard: counted('batchScoreShard', (e) => scoreShardTask(e, deps)),
+    batchWriteRecommendations: counted('batchWriteRecommendations', (e) =>
+      writeRecommendationsTask(e, deps, { sleep: async () => {} }),
+    ),
+    batchPushCandidates: counted('batchPushCandidates', (e) => pushCandidatesTask(e, deps)),
+    batchPublishReport: counted('batchPublishReport', (e) => publishReportTask(e, deps)),
+    batchSummarize: counted('batchSummarize', (e) => summarizeTask(e, deps)),
+    batchNotifyFailure: counted('batchNotifyFailure', (e) => notifyFailureTask(e, deps)),
   };
   stack = await startLocalStack({
     serviceDir: ROOT,
@@ -225,6 +288,7 @@ beforeAll(async () => {
       BATCH_FAILURE_TOPIC_ARN: TOPIC,
       BATCH_STATE_MACHINE: MACHINE,
       BATCH_WORK_DIR: join(dataDir, 'batch'),
+      BATCH_PUSH_SCORE_THRESHOLD: String(PUSH_THRESHOLD),
     }),
     s3: clients.s3,
     ddb: clients.dynamodb,
@@ -242,9 +306,13 @@ afterAll(async () => {
 describe('batch scoring on the local stack', () => {
   let lake: { impressions: number; clicks: number };
 
+  /** The first (clean) run's summary, to compare reruns with. */
+  let clean: any;
+
   beforeAll(async () => {
     lake = await writeLake();
     await writeTables();
+    for (const { date, user_id } of PUSHED_BEFORE) await writePushedMart(date, [user_id]);
   }, 30_000);
 
   it('recommends what the reference ranking computes, gives the popular list to a user without a vector, and names what it skipped', async () => {
@@ -280,6 +348,53 @@ describe('batch scoring on the local stack', () => {
     });
     expect(recs.get('u4')?.articles).toHaveLength(20);
     expect(recs.has('u5')).toBe(false);
+    // the KPI report's data-quality panel names the same skipped article and user item
+    const report = JSON.parse(await s3Text(`reports/kpi/dt=${DATE}/report.json`));
+    expect(report.data_quality.skipped_articles).toEqual({
+      count: 1,
+      items: [{ article_id: 'broken', reason: expect.any(String) }],
+    });
+    expect(report.data_quality.unreadable_user_items).toEqual({
+      count: 1,
+      items: [{ user_id: 'u5', reason: expect.any(String) }],
+    });
+    expect(report.headline.impressions.value).toBe(lake.impressions);
+    clean = summary;
+  }, 60_000);
+
+  it('writes as push candidates the users whose best new article clears the threshold, except one pushed within the cooldown', async () => {
+    // Prepare: the first run's outputs (the test above)
+    const [best, second, third] = BEST;
+
+    // Act
+    const rows = await pushMartRows();
+
+    // Assess
+    expect(clean.push).toEqual({
+      users: 4,
+      candidates: 1,
+      belowThreshold: 1,
+      inCooldown: 1,
+      popular: 1,
+      noArticle: 0,
+      mart: `marts/push_candidates/dt=${DATE}/push_candidates.parquet`,
+      threshold: PUSH_THRESHOLD,
+      cooldownHours: 24,
+      historyFiles: 1,
+    });
+    expect(rows).toEqual([
+      {
+        user_id: second?.user_id,
+        article_id: second?.id,
+        score: expect.closeTo(second?.score as number, 5),
+        run_id: clean.runId,
+        generated_at: '2026-12-01T00:00:00.000Z',
+        date: DATE,
+      },
+    ]);
+    expect(rows.map((r) => r.user_id)).not.toContain(best?.user_id);
+    expect(rows.map((r) => r.user_id)).not.toContain(third?.user_id);
+    expect(rows.map((r) => r.user_id)).not.toContain('u4');
   }, 60_000);
 
   it('writes article stats whose counts equal the lake, and a second run of the date gives the same mart and recommendations', async () => {
@@ -297,6 +412,9 @@ describe('batch scoring on the local stack', () => {
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     for (const [id, rec] of before) expect({ ...after.get(id), run_id: '' }).toEqual({ ...rec, run_id: '' });
     expect(await s3Text(martKey)).toBe(firstMart);
+    expect((await pushMartRows()).map((r) => ({ ...r, run_id: '' }))).toEqual([
+      expect.objectContaining({ user_id: BEST[1]?.user_id, run_id: '' }),
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'batch-mart-'));
     const file = join(dir, 'mart.parquet');
     const answer = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: martKey }));
@@ -317,6 +435,39 @@ describe('batch scoring on the local stack', () => {
     });
   }, 60_000);
 
+  it('retries a task that fails once (S3 refuses its read, or its write) and ends with the results of a clean run, not doubled', async () => {
+    // Prepare: shard 1's WriteRecommendations cannot read its scores once; PushCandidates cannot write its mart once
+    const before = await recommendations();
+    const cleanRows = await pushMartRows();
+    const scores = `batch/dt=${DATE}/scores/0001.json`;
+    stack.s3.injectFaults({ method: 'GET', key: scores }, { method: 'PUT', key: pushMartKey(DATE) });
+    invoked.length = 0;
+
+    // Act
+    const ended = await stack.stepFunctions.start(MACHINE, { date: DATE }).result;
+
+    // Assess
+    expect(ended.status).toBe('SUCCEEDED');
+    expect(stack.s3.refused('GET', scores)).toBe(1);
+    expect(stack.s3.refused('PUT', pushMartKey(DATE))).toBe(1);
+    expect(invocations('batchWriteRecommendations[1]')).toBe(2);
+    expect(invocations('batchPushCandidates')).toBe(2);
+    expect(invocations('batchWriteRecommendations[0]')).toBe(1);
+    expect(invocations('batchWriteRecommendations[2]')).toBe(1);
+    expect(invocations('batchArticleStats')).toBe(1);
+    expect(invocations('batchSummarize')).toBe(1);
+    expect(invocations('batchNotifyFailure')).toBe(0);
+    const summary = ended.output as any;
+    expect(summary.recommendations).toEqual({ written: 4, personal: 3, popular: 1 });
+    expect({ ...summary, runId: '' }).toEqual({ ...clean, runId: '' });
+    const after = await recommendations();
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [id, rec] of before) expect({ ...after.get(id), run_id: '' }).toEqual({ ...rec, run_id: '' });
+    const rows = await pushMartRows();
+    expect(rows.map((r) => ({ ...r, run_id: '' }))).toEqual(cleanRows.map((r) => ({ ...r, run_id: '' })));
+    expect(rows[0]?.run_id).toBe(ended.executionId);
+  }, 60_000);
+
   it('ends a run whose task keeps failing in FAILED, naming the task, and the SNS notice reaches a subscribed queue', async () => {
     // Prepare
     const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: 'batch-failures-inbox' }));
@@ -332,6 +483,7 @@ describe('batch scoring on the local stack', () => {
       }),
     );
     await clients.dynamodb.send(new DeleteTableCommand({ TableName: RECS }));
+    invoked.length = 0;
 
     // Act
     const ended = await stack.stepFunctions.start(MACHINE, { date: DATE }).result;
@@ -348,5 +500,11 @@ describe('batch scoring on the local stack', () => {
     const notice = JSON.parse(received.Messages?.[0]?.Body ?? '{}');
     expect(notice).toMatchObject({ failed_task: 'WriteRecommendations', date: DATE, state_machine: MACHINE });
     expect(notice.cause).toMatch(/ResourceNotFoundException/);
+    // it kept failing: the first attempt and both retries of the state's Retry, then no further task
+    const attempts = [0, 1, 2].map((i) => invocations(`batchWriteRecommendations[${i}]`));
+    expect(Math.max(...attempts)).toBe(3);
+    expect(invocations('batchPushCandidates')).toBe(0);
+    expect(invocations('batchSummarize')).toBe(0);
+    expect(invocations('batchNotifyFailure')).toBe(1);
   }, 60_000);
 });

@@ -573,6 +573,8 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
       ShardUsers: 'BatchShardUsersLambdaFunction',
       ScoreShard: 'BatchScoreShardLambdaFunction',
       WriteRecommendations: 'BatchWriteRecommendationsLambdaFunction',
+      PublishReport: 'BatchPublishReportLambdaFunction',
+      PushCandidates: 'BatchPushCandidatesLambdaFunction',
       Summarize: 'BatchSummarizeLambdaFunction',
       NotifyFailure: 'BatchNotifyFailureLambdaFunction',
     });

@@ -1,7 +1,7 @@
 import { BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { getBytes, listKeys, putAll, putBytes, scanItems } from '../../../lib/aws/batch';
+import { getBytes, listKeys, listObjects, putAll, putBytes, scanItems } from '../../../lib/aws/batch';
 
 const ddb = mockClient(DynamoDBClient);
 const s3 = mockClient(S3Client);
@@ -113,5 +113,29 @@ describe('batch adapters', () => {
       Key: 'x',
       ContentType: 'text/plain',
     });
+  });
+});
+
+describe('listing objects with their times', () => {
+  it('lists every page of a prefix by key, each object with when it was last written', async () => {
+    // Prepare
+    s3.reset();
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({
+        Contents: [{ Key: 'raw/b', LastModified: new Date('2026-12-01T00:00:02Z') }, {}],
+        IsTruncated: true,
+        NextContinuationToken: 't',
+      })
+      .resolves({ Contents: [{ Key: 'raw/a' }] });
+
+    // Act
+    const objects = await listObjects(new S3Client({}), 'B', 'raw/');
+
+    // Assess
+    expect(objects).toEqual([
+      { key: 'raw/a', lastModified: new Date(0) },
+      { key: 'raw/b', lastModified: new Date('2026-12-01T00:00:02Z') },
+    ]);
+    expect(s3.commandCalls(ListObjectsV2Command)[1]?.args[0].input.ContinuationToken).toBe('t');
   });
 });

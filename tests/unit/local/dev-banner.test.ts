@@ -46,6 +46,7 @@ function fakeStack(http: string | undefined): LocalStack {
     env: { LOGBASE_LOCAL: 'true', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' },
     firehose: { injectFaults: () => undefined, calls: () => 0, flush: async () => undefined },
     kinesis: { injectFaults: () => undefined, calls: () => 0 },
+    s3: { injectFaults: () => undefined, refused: () => 0 },
     stepFunctions: {
       list: () => [],
       start: () => {
@@ -67,6 +68,7 @@ describe('logbase dev banner', () => {
       /HTTP API\s+http:\/\/127\.0\.0\.1:3000\s+POST \/v1\/events/,
       /Health\s+http:\/\/127\.0\.0\.1:3000\/health\s+200 when every service is up, 503 otherwise/,
       /^\s+http:\/\/127\.0\.0\.1:41234\s+serverless-offline's own port, behind the HTTP API/m,
+      /KPI report\s+http:\/\/127\.0\.0\.1:3000\/reports\/kpi\/latest\s+the newest KPI report page/,
       /Lambda\s+http:\/\/127\.0\.0\.1:3002/,
       /S3\s+http:\/\/127\.0\.0\.1:4569\s+buckets: logbase-local-data/,
       /Kinesis\s+http:\/\/127\.0\.0\.1:4567/,
@@ -80,6 +82,7 @@ describe('logbase dev banner', () => {
       /API key\s+lb_local_key1$/m,
       /s3:\/\/logbase-local-data\/raw\/\*\.gz \(s3:ObjectCreated:\*\) -> format/,
       /export LOGBASE_LOCAL=true AWS_ENDPOINT_URL_S3=http:\/\/127\.0\.0\.1:4569/,
+      /The pipeline at a glance .*\n {2}npx logbase status --data-dir \/tmp\/logbase-data$/m,
     ]) {
       expect(banner).toMatch(line);
     }

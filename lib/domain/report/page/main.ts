@@ -44,7 +44,7 @@ declare global {
 }
 
 /** Writes each bar's value at its end (Chart.js draws no value labels by itself). */
-const valueLabels = (format: (value: number) => string): Plugin<'bar'> => ({
+const valueLabels = (format: (value: number, index: number) => string): Plugin<'bar'> => ({
   id: 'valueLabels',
   afterDatasetsDraw(chart) {
     const { ctx } = chart;
@@ -56,7 +56,7 @@ const valueLabels = (format: (value: number) => string): Plugin<'bar'> => ({
       chart.getDatasetMeta(d).data.forEach((bar, i) => {
         const value = dataset.data[i];
         if (typeof value !== 'number') return;
-        const text = format(value);
+        const text = format(value, i);
         if (horizontal) {
           ctx.textAlign = 'left';
           ctx.textBaseline = 'middle';
@@ -107,7 +107,7 @@ function barChart(
   colors: string[],
   options: {
     horizontal?: boolean;
-    format: (v: number) => string;
+    format: (v: number, index: number) => string;
     tick: (v: number) => string;
     suggestedMax?: number;
     tooltip?: (i: number) => string;
@@ -131,7 +131,7 @@ function barChart(
     data: { labels, datasets: [{ data, backgroundColor: colors, borderRadius: 4, maxBarThickness: 56 }] },
     options: {
       indexAxis: options.horizontal ? 'y' : 'x',
-      layout: { padding: { right: options.horizontal ? 56 : 8, top: 8 } },
+      layout: { padding: { right: options.horizontal ? 100 : 8, top: 8 } },
       plugins: {
         legend: { display: false },
         tooltip: {
@@ -144,6 +144,13 @@ function barChart(
   };
 }
 
+/**
+ * A CTR bar's label with its impressions: a rate read every morning needs its denominator beside it (a
+ * tab's 33% over 9 impressions is noise, over 90,000 it is news).
+ */
+const ctrLabel = (rows: { impressions: number }[]) => (value: number, i: number) =>
+  `${pctLabel(value)} (n=${compact(rows[i]?.impressions ?? 0)})`;
+
 const ctrTooltip = (rows: { impressions: number; clicks: number }[]) => (i: number) =>
   `クリック ${count(rows[i]?.clicks ?? 0)} / インプレッション ${count(rows[i]?.impressions ?? 0)}`;
 
@@ -154,14 +161,14 @@ const CHARTS: Record<string, (report: KpiReport) => ChartConfiguration<'bar' | '
       r.ctr_by_platform.map((p) => platformLabel(p.platform)),
       r.ctr_by_platform.map((p) => pct(p.ctr)),
       r.ctr_by_platform.map((p) => CHART_COLORS.platform[p.platform] ?? CHART_COLORS.primary),
-      { format: pctLabel, tick: pctTick, tooltip: ctrTooltip(r.ctr_by_platform) },
+      { format: ctrLabel(r.ctr_by_platform), tick: pctTick, tooltip: ctrTooltip(r.ctr_by_platform) },
     ),
   'ctr-tab': (r) =>
     barChart(
       r.ctr_by_tab.map((t) => tabLabel(t.tab)),
       r.ctr_by_tab.map((t) => pct(t.ctr)),
       r.ctr_by_tab.map(() => CHART_COLORS.primary),
-      { horizontal: true, format: pctLabel, tick: pctTick, tooltip: ctrTooltip(r.ctr_by_tab) },
+      { horizontal: true, format: ctrLabel(r.ctr_by_tab), tick: pctTick, tooltip: ctrTooltip(r.ctr_by_tab) },
     ),
   'events-type': (r) =>
     barChart(
