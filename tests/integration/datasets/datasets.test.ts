@@ -142,7 +142,7 @@ describe('logbase datasets on the local stack', () => {
     );
   });
 
-  it('marks a lake table read once logbase query ran on it, and flags the tables nobody reads', async () => {
+  it('marks a lake table read once logbase query ran on it, and flags a dataset nobody reads', async () => {
     // Prepare
     const sql = `SELECT count(*) AS n FROM click WHERE dt = '${today}'`;
     const code = await runLocalQuery(
@@ -159,6 +159,13 @@ describe('logbase datasets on the local stack', () => {
       { out: () => {}, err: () => {} },
     );
     expect(code).toBe(0);
+    await platform.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: `quarantine/format/dt=${today}/hour=00/raw-events-0001.json`,
+        Body: '{"reason":"invalid_json"}\n',
+      }),
+    );
     // Act
     const r = await report();
     // Assess
@@ -168,10 +175,16 @@ describe('logbase datasets on the local stack', () => {
     ]);
     expect(click.measured.lastRead).toBe(click.measured.reads[0]?.at);
     expect(click.flags).toEqual([]);
-    // No function may read ad impressions and no query did: nobody uses them.
+    // The KPI report's task may read every lake table: ad impressions are in use though no query read them.
     const ads = dataset(r, 'lake/ad_impression/v1');
-    expect(ads.measured.count).toBeGreaterThan(0);
-    expect(ads.flags).toEqual(['not read for 30 days']);
+    expect([ads.measured.lastRead, ads.readers, ads.flags]).toEqual([
+      undefined,
+      expect.arrayContaining(['batchPublishReport']),
+      [],
+    ]);
+    // No function may read the formatter's quarantine, and no redrive ran: nobody looks at it.
+    const quarantine = dataset(r, 'quarantine/format');
+    expect([quarantine.measured.count, quarantine.flags]).toEqual([1, ['not read for 30 days']]);
   });
 
   it('shows an object written under an undeclared prefix as an unknown dataset', async () => {
