@@ -13,7 +13,8 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { alarmPrefix, metricsNamespace, type StageNames } from '../../health/alarms';
-import { iteratorAgeUserVectorLag, listObjects } from '../../lib/aws/freshness';
+import { listObjects } from '../../lib/aws/batch';
+import { iteratorAgeUserVectorLag } from '../../lib/aws/freshness';
 import { FORMATTED_RAW_PREFIXES, type ListedObject, rawBacklog } from '../../lib/domain/freshness';
 import { EVENT_TYPES } from '../../lib/schemas/registry';
 import { batchProblem, failuresProblem, type LagLimits, lagProblems } from './problems';

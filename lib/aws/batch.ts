@@ -9,6 +9,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ListedObject } from '../domain/freshness';
 import { BATCH_WRITE_MAX_ITEMS, type UnprocessedRetryOptions } from './article-vectors';
 import { backoffDelay } from './retry';
 
@@ -133,20 +134,19 @@ export async function putAll(
   return result;
 }
 
-/** Every object under a prefix with when it was last written (ListObjectsV2, all pages), sorted by key. */
-export async function listObjects(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-): Promise<{ key: string; lastModified: Date }[]> {
-  const objects: { key: string; lastModified: Date }[] = [];
+/**
+ * Every object under a prefix with when it was last written and its size (ListObjectsV2, all pages),
+ * sorted by key. The one S3 listing of the batch tasks, `logbase status` and the freshness figures.
+ */
+export async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+  const objects: ListedObject[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
     for (const o of page.Contents ?? [])
-      if (o.Key) objects.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0) });
+      if (o.Key) objects.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0), size: o.Size });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

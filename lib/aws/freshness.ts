@@ -6,39 +6,23 @@ import {
   ListShardsCommand,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   FORMATTED_RAW_PREFIXES,
   iteratorAgeLag,
-  type ListedObject,
   type RawBacklog,
   rawBacklog,
   type ShardBacklog,
   streamLag,
   type UserVectorLag,
 } from '../domain/freshness';
+import { listObjects } from './batch';
 
 /**
  * Pipeline freshness from what a stage holds: the oldest raw object the formatter has not
  * formatted (S3 listings), and the user-vector lag (the clicks stream read from the consumer's
  * position locally, IteratorAge on AWS). Clients are injected; the logic is lib/domain/freshness.ts.
  */
-
-/** Every object under a prefix (ListObjectsV2, 1,000 a page). */
-export async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
-  const objects: ListedObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) {
-      if (o.Key && o.LastModified) objects.push({ key: o.Key, lastModified: o.LastModified, size: o.Size });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return objects;
-}
 
 /**
  * The raw objects under raw/events/ and raw/clicks/ that have no formatter manifest yet, their count

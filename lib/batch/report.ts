@@ -12,7 +12,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { getBytes, listKeys, listObjects, putBytes, scanItems } from '../aws/batch';
-import { type FormatManifest, manifestKey } from '../domain/format/records';
+import type { FormatManifest } from '../domain/format/records';
+import { type ListedObject, rawBacklog } from '../domain/freshness';
 import { InvalidReportError, type KpiReport, parseReport, renderReportHtml } from '../domain/report';
 import {
   type CountRow,
@@ -204,18 +205,19 @@ export async function publishReportTask(
 
     // Freshness: raw objects of the lookback days up to today with no manifest, and the vectors' newest update.
     const today = checkedAt.toISOString().slice(0, 10);
-    let oldest: { key: string; lastModified: Date } | null = null;
+    const raw: ListedObject[] = [];
+    const formatted: string[] = [];
     for (const dt of datesBetween(dayBefore(date, settings.lookbackDays), today)) {
       for (const d of RAW_DATASETS) {
-        const raw = await listObjects(deps.s3, bucket, `raw/${d}/dt=${dt}/`);
-        if (raw.length === 0) continue;
-        const done = new Set(await listKeys(deps.s3, bucket, `lake/_manifests/${d}/dt=${dt}/`));
-        for (const o of raw) {
-          if (done.has(manifestKey(o.key))) continue;
-          if (oldest === null || o.lastModified < oldest.lastModified) oldest = o;
-        }
+        const objects = await listObjects(deps.s3, bucket, `raw/${d}/dt=${dt}/`);
+        if (objects.length === 0) continue;
+        raw.push(...objects);
+        formatted.push(...(await listKeys(deps.s3, bucket, `lake/_manifests/${d}/dt=${dt}/`)));
       }
     }
+    // The same rule as `logbase status` (lib/domain/freshness.ts), over the lookback days only.
+    const backlog = rawBacklog(raw, formatted, checkedAt).oldest;
+    const oldest = backlog ? { key: backlog.key, lastModified: new Date(backlog.lastModified) } : null;
     const vectorUpdates = await scanItems(deps.ddb, {
       table: deps.config.userVectorsTable,
       attributes: ['updated_at'],

@@ -93,7 +93,7 @@ describe('The packaged template for the KPI report', () => {
     });
   });
 
-  it('runs PublishReport after the scoring Map and before Summarize, with Retry and a Catch that notifies', () => {
+  it('runs PublishReport after PushCandidates and before Summarize, with Retry and a Catch that notifies', () => {
     // Prepare
     const [machine] = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::StepFunctions::StateMachine',
@@ -105,7 +105,7 @@ describe('The packaged template for the KPI report', () => {
     const states = JSON.parse(asl).States;
 
     // Assess
-    expect(states.ScoreShards.Next).toBe('PublishReport');
+    expect(states.PushCandidates.Next).toBe('PublishReport');
     expect(states.PublishReport.Next).toBe('Summarize');
     expect(refs[String(states.PublishReport.Resource).slice(2, -1)]).toEqual({
       'Fn::GetAtt': ['BatchPublishReportLambdaFunction', 'Arn'],

@@ -73,7 +73,7 @@ describe('The packaged template for the push candidates task', () => {
     ]);
   });
 
-  it('runs PushCandidates after the Map of shards and before Summarize, with its settings and the DuckDB layer', () => {
+  it('runs PushCandidates after the Map of shards and before PublishReport, with its settings and the DuckDB layer', () => {
     // Prepare
     const fn = template.Resources.BatchPushCandidatesLambdaFunction?.Properties ?? {};
     const [, machine] = Object.entries(template.Resources).find(
@@ -89,7 +89,7 @@ describe('The packaged template for the push candidates task', () => {
       Type: 'Task',
       Parameters: { 'run.$': '$.run', 'shardResults.$': '$.shardResults' },
       ResultPath: '$.push',
-      Next: 'Summarize',
+      Next: 'PublishReport',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'PushCandidatesFailed' }],
     });
     expect(states.PushCandidates.Retry.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], MaxAttempts: 2 });

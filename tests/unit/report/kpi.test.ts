@@ -153,6 +153,26 @@ describe('the KPI report of a day, from the lake queries', () => {
     });
   });
 
+  it('publishes a day whose clicks outnumber its logged impressions, with a CTR above 100% rather than no report', () => {
+    // Prepare: clicks from a tab whose impressions were never logged (a push notification, lost impressions)
+    const counts: CountRow[] = [
+      { event_type: 'impression', platform: 'ios', tab: 'top', events: 2 },
+      { event_type: 'click', platform: 'ios', tab: 'top', events: 1 },
+      { event_type: 'click', platform: 'ios', tab: 'push', events: 3 },
+    ];
+
+    // Act
+    const report = parseReport(
+      kpiReport(input({ counts, users: { daily_active_users: 2, returning_users: 0 } })),
+    );
+
+    // Assess
+    expect(report.headline.ctr.value).toBe(2);
+    expect(report.ctr_by_tab).toEqual(
+      expect.arrayContaining([{ tab: 'push', impressions: 0, clicks: 3, ctr: null }]),
+    );
+  });
+
   it('finds the newest report among the keys under reports/kpi/', () => {
     expect(
       latestReportDate([

@@ -31,12 +31,15 @@ describe('the KPI report model', () => {
     expect(() => parseReport(report)).toThrow('a KPI report of version 2: this logbase reads version 1');
   });
 
-  it('refuses a rate over 1 and an unknown stage, naming both paths', () => {
+  it('refuses a negative CTR, a quarantine rate over 1 and an unknown stage, naming the paths', () => {
     const report: any = structuredClone(sampleReport());
-    report.ctr_by_tab[0].ctr = 4.2;
-    report.quarantine.stages[0].stage = 'vectors';
+    report.ctr_by_tab[0].ctr = -0.1;
+    report.quarantine.stages[0].rate = 4.2;
+    report.quarantine.stages[1].stage = 'vectors';
 
-    expect(() => parseReport(report)).toThrow(/\/ctr_by_tab\/0\/ctr: .*\/quarantine\/stages\/0\/stage: /);
+    expect(() => parseReport(report)).toThrow(
+      /\/ctr_by_tab\/0\/ctr: .*\/quarantine\/stages\/0\/rate: .*\/quarantine\/stages\/1\/stage: /,
+    );
   });
 
   it('refuses a report whose breakdowns do not add up to its headline', () => {
