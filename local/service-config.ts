@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { ServiceConfigError } from './errors';
 
@@ -102,6 +102,13 @@ async function inputsHash({ serviceDir, stage, region }: LoadServiceConfigOption
     const included = join(serviceDir, (match[1] ?? '').trim().replace(/^['"]|['"]$/g, ''));
     hash.update(included);
     hash.update(existsSync(included) ? await readFile(included) : 'missing');
+    // An included script's own modules beside it (catalog/*.ts: the datasets' declarations, the Glue tables).
+    if (/\.c?js$/.test(included)) {
+      const dir = dirname(included);
+      for (const file of (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort()) {
+        hash.update(await readFile(join(dir, file)));
+      }
+    }
   }
   return hash.digest('hex').slice(0, 16);
 }

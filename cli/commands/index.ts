@@ -1,6 +1,7 @@
 import { registerArticles } from './articles';
 import { registerBackfill } from './backfill';
 import { registerCompact } from './compact';
+import { registerDatasets } from './datasets';
 import { registerDev } from './dev';
 import { registerQuery } from './query';
 import { registerRedrive } from './redrive';
@@ -27,3 +28,4 @@ commands.push(registerRedrive);
 commands.push(registerRedriveSources);
 commands.push(registerCompact);
 commands.push(registerStatus);
+commands.push(registerDatasets);

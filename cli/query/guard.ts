@@ -82,6 +82,39 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** The one SELECT statement of the SQL as DuckDB's parser sees it, or why it cannot be judged. */
+export async function parseSelect(
+  db: DuckDBConnection,
+  sql: string,
+): Promise<{ node: Tree } | { problem: string }> {
+  const reader = await db.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  const tree = JSON.parse(String(reader.getRows()[0]?.[0]));
+  if (tree.error) {
+    const at = tree.position === undefined ? '' : ` at ${position(sql, Number(tree.position))}`;
+    const message = String(tree.error_message);
+    return {
+      problem: message.startsWith('Only SELECT')
+        ? 'only a SELECT statement (WITH, VALUES, DESCRIBE and SHOW included) can be checked by the guard'
+        : `DuckDB's parser could not read the query${at}: ${message}`,
+    };
+  }
+  const statements: Tree[] = tree.statements ?? [];
+  if (statements.length !== 1)
+    return { problem: `one statement at a time, please (found ${statements.length})` };
+  return { node: statements[0].node };
+}
+
+/** The lake tables a query reads (by Glue name, once each), from the same parse tree the guard judges; undefined when it does not parse. */
+export async function tablesRead(
+  db: DuckDBConnection,
+  sql: string,
+  resolve: ResolveTable,
+): Promise<string[] | undefined> {
+  const parsed = await parseSelect(db, sql);
+  if ('problem' in parsed) return undefined;
+  return [...new Set(new QueryAnalyzer(resolve).analyze(parsed.node).reads.map((r) => r.table.name))];
+}
+
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);
 
 const NOTHING = { reads: [], tables: [], partitions: 0, bytes: 0, complete: true };
@@ -129,22 +162,8 @@ export class QueryGuard {
   }
 
   /** The one SELECT statement of the SQL, as DuckDB's parser sees it. */
-  private async parse(sql: string): Promise<{ node: Tree } | { problem: string }> {
-    const reader = await this.db.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-    const tree = JSON.parse(String(reader.getRows()[0]?.[0]));
-    if (tree.error) {
-      const at = tree.position === undefined ? '' : ` at ${position(sql, Number(tree.position))}`;
-      const message = String(tree.error_message);
-      return {
-        problem: message.startsWith('Only SELECT')
-          ? 'only a SELECT statement (WITH, VALUES, DESCRIBE and SHOW included) can be checked by the guard'
-          : `DuckDB's parser could not read the query${at}: ${message}`,
-      };
-    }
-    const statements: Tree[] = tree.statements ?? [];
-    if (statements.length !== 1)
-      return { problem: `one statement at a time, please (found ${statements.length})` };
-    return { node: statements[0].node };
+  private parse(sql: string): Promise<{ node: Tree } | { problem: string }> {
+    return parseSelect(this.db, sql);
   }
 
   private async plan(sql: string, read: LakeRead): Promise<ReadPlan> {
