@@ -1,5 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
+  athenaDedup,
   duckDbDedup,
   isCompactedKey,
   isDeduplicatedHour,
@@ -11,12 +12,16 @@ import {
   compactionManifestKey,
   generationOf,
   type HourPlan,
+  hourLabel,
+  hourPrefix,
+  lakeTableRefs,
   planHour,
   recentClosedHours,
   type StoredFile,
   splitDeletes,
   type TableHour,
 } from '../../../lib/domain/compact/plan';
+import { listSchemas } from '../../../lib/schemas';
 
 const HOUR: TableHour = { type: 'click', version: 1, dt: '2026-03-01', hour: '03' };
 const prefix = 'lake/click/v1/dt=2026-03-01/hour=03/';
@@ -245,5 +250,41 @@ describe('a deduplicated hour', () => {
       false,
     );
     expect(isDeduplicatedHour([])).toBe(false);
+  });
+});
+
+describe('the lake layout compaction works over', () => {
+  it("names an hour's files, its label in the summary and its manifest where the formatter's layout puts them", () => {
+    // Prepare
+    const hour: TableHour = { type: 'click', version: 1, dt: '2026-03-01', hour: '03' };
+
+    // Act / Assess
+    expect(hourPrefix(hour)).toBe('lake/click/v1/dt=2026-03-01/hour=03/');
+    expect(hourLabel(hour)).toBe('click_v1 2026-03-01T03');
+    expect(compactionManifestKey(hour)).toBe('lake/_compaction/click/v1/dt=2026-03-01/hour=03.json');
+  });
+
+  it("lists every registry table, or one type's versions only", () => {
+    // Act
+    const all = lakeTableRefs();
+    const clicks = lakeTableRefs('click');
+
+    // Assess
+    expect(all).toEqual(listSchemas().map((s) => ({ type: s.type, version: s.version })));
+    expect(clicks.length).toBeGreaterThan(0);
+    expect(clicks.every((t) => t.type === 'click')).toBe(true);
+    expect(lakeTableRefs('no-such-type')).toEqual([]);
+  });
+
+  it('orders copies on Athena exactly as on DuckDB, over the "$path" pseudo column', () => {
+    // Act
+    const athena = athenaDedup();
+    const duck = duckDbDedup('filename');
+
+    // Assess: the same keys in the same order; only the regex function and the path column differ
+    expect(athena.partitionBy).toBe(duck.partitionBy);
+    expect(athena.orderBy.replace('regexp_like', 'regexp_matches').replaceAll('"$path"', 'filename')).toBe(
+      duck.orderBy,
+    );
   });
 });

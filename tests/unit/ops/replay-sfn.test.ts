@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ReplayTarget } from '../../../cli/ops/replay';
-import { kebab, replaySfn, SfnReplayError, sfnTarget } from '../../../cli/ops/replay-sfn';
+import { kebab, replaySfn, sfnTarget } from '../../../cli/ops/replay-sfn';
 import type { StateMachineSpec } from '../../../local/state-machines';
 
 const sfn = mockClient(SFNClient);
