@@ -7,7 +7,7 @@ import { type Command, Option } from 'commander';
 import { lakeTables, lakeViews } from '../../catalog/lake';
 import { dataDirLayout } from '../../local/data-dir';
 import { loadServiceConfig, type PrintedService } from '../../local/service-config';
-import { AthenaQueryError, type AthenaTarget, runAthenaQuery } from '../query/athena';
+import { AthenaQueryError, type AthenaTarget, runAthenaQuery } from '../../lib/aws/athena';
 import {
   dryRunReport,
   formatBytes,

@@ -1,9 +1,6 @@
-/** A query's result, the same shape from DuckDB and from Athena. */
-export interface QueryResult {
-  columns: { name: string; type: string }[];
-  /** JSON-ready values: strings, numbers, booleans, null, objects for maps and lists. */
-  rows: unknown[][];
-}
+import type { QueryResult } from '../../lib/aws/athena';
+
+export type { QueryResult };
 
 export type OutputFormat = 'table' | 'csv' | 'json';
 export const OUTPUT_FORMATS: OutputFormat[] = ['table', 'csv', 'json'];

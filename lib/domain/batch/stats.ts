@@ -1,7 +1,8 @@
 /**
  * Article stats of the batch chain: impressions and clicks per article over time windows, and the
  * CTR smoothed by a Beta prior fitted to the data. Pure (no AWS, no DuckDB): the article-stats task
- * runs {@link articleStatsSql} in DuckDB over the lake's Parquet and {@link fitBetaPrior} on its rows.
+ * runs {@link articleStatsSql} in DuckDB over the lake's Parquet, or on Athena over the Glue views
+ * (the stage's `batchStatsEngine`), and {@link fitBetaPrior} on its rows.
  */
 
 import { duckDbDedup, rowNumberSql } from '../compact/dedup';
@@ -127,35 +128,77 @@ export function articleStats(
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
+/** The stats query's engines: DuckDB over downloaded Parquet files, or Athena over the Glue views. */
+export type StatsEngine = 'duckdb' | 'athena';
+export const STATS_ENGINES: readonly StatsEngine[] = ['duckdb', 'athena'];
+
+/** Where the stats query reads the events: DuckDB's file lists, or Athena's deduplicated views. */
+export type StatsSource =
+  | { dialect?: 'duckdb'; impressionFiles: readonly string[]; clickFiles: readonly string[] }
+  | {
+      dialect: 'athena';
+      /** The Glue dedup views (each event once already), e.g. `impression_v1` and `click_v1`. */
+      impressionView: string;
+      clickView: string;
+    };
+
+/** A timestamp literal both dialects read as the UTC instant (DuckDB with TimeZone UTC). */
+const timestampLiteral = (at: Date) => `TIMESTAMP ${quote(at.toISOString().replace('T', ' ').replace('Z', ''))}`;
+
 /**
- * The DuckDB query counting impressions and clicks per article and window, over the Parquet files
- * given (the lake's impression_v1 and click_v1 partitions the windows touch). Windows end at
- * `asOf` (exclusive) and start `seconds` before it. One row per article with any event in the
- * longest window; columns `impressions_<label>` and `clicks_<label>`.
+ * The partition filter (dt, hour) of the events from `asOf - seconds` to `asOf` (exclusive): the
+ * dates the window touches, and on its first and last date the hours, so partition projection
+ * prunes every other partition.
  */
-export function articleStatsSql(input: {
-  impressionFiles: readonly string[];
-  clickFiles: readonly string[];
-  windows: readonly StatsWindow[];
-  asOf: Date;
-}): string {
-  const asOf = `TIMESTAMPTZ ${quote(input.asOf.toISOString())}`;
+export function partitionFilterSql(asOf: Date, seconds: number): string {
+  const dates = datesCovered(asOf, seconds);
+  const start = new Date(asOf.getTime() - seconds * 1000);
+  const last = new Date(asOf.getTime() - 1);
+  const first = dates[0] as string;
+  const end = dates[dates.length - 1] as string;
+  const hour = (d: Date) => quote(String(d.getUTCHours()).padStart(2, '0'));
+  return (
+    `dt IN (${dates.map(quote).join(', ')})` +
+    ` AND (dt <> ${quote(first)} OR hour >= ${hour(start)})` +
+    ` AND (dt <> ${quote(end)} OR hour <= ${hour(last)})`
+  );
+}
+
+/**
+ * The query counting impressions and clicks per article and window. Windows end at `asOf`
+ * (exclusive) and start `seconds` before it. One row per article with any event in the longest
+ * window; columns `impressions_<label>` and `clicks_<label>`. The same query in both dialects; only
+ * the source differs: DuckDB reads the Parquet files given (the lake's impression_v1 and click_v1
+ * partitions the windows touch) and applies the lake's dedup rule itself; Athena reads the Glue
+ * dedup views (which apply the same rule) with the windows' dt/hour partition filter.
+ */
+export function articleStatsSql(
+  input: StatsSource & { windows: readonly StatsWindow[]; asOf: Date },
+): string {
+  const asOf = timestampLiteral(input.asOf);
   const longest = (input.windows[input.windows.length - 1] as StatsWindow).seconds;
-  const source = (files: readonly string[], kind: string) =>
+  const since = (seconds: number) => `${asOf} - INTERVAL ${quote(String(seconds))} SECOND`;
+  const duckDbSource = (files: readonly string[], kind: string) =>
     files.length === 0
       ? `SELECT NULL::VARCHAR AS article_id, NULL::TIMESTAMPTZ AS occurred_at, ${quote(kind)} AS kind WHERE false`
       : // Each event once, by the lake's dedup rule (a redelivery, or a compaction's inputs not deleted yet).
         `SELECT article_id, occurred_at, ${quote(kind)} AS kind FROM read_parquet([${files.map(quote).join(', ')}], union_by_name = true, filename = true) ` +
         `QUALIFY ${rowNumberSql(duckDbDedup('filename', []))} = 1`;
+  const athenaSource = (view: string, kind: string) =>
+    `SELECT article_id, occurred_at, ${quote(kind)} AS kind FROM ${ident(view)} WHERE ${partitionFilterSql(input.asOf, longest)}`;
+  const [impressions, clicks] =
+    input.dialect === 'athena'
+      ? [athenaSource(input.impressionView, 'i'), athenaSource(input.clickView, 'c')]
+      : [duckDbSource(input.impressionFiles, 'i'), duckDbSource(input.clickFiles, 'c')];
   const columns = input.windows.flatMap((w) =>
     (['impressions', 'clicks'] as const).map((kind) => {
       const k = kind === 'impressions' ? 'i' : 'c';
-      return `count(*) FILTER (WHERE kind = '${k}' AND occurred_at >= ${asOf} - to_seconds(${w.seconds})) AS ${ident(`${kind}_${w.label}`)}`;
+      return `count(*) FILTER (WHERE kind = '${k}' AND occurred_at >= ${since(w.seconds)}) AS ${ident(`${kind}_${w.label}`)}`;
     }),
   );
   return `SELECT article_id, ${columns.join(', ')}
-FROM (${source(input.impressionFiles, 'i')} UNION ALL ${source(input.clickFiles, 'c')}) AS events
-WHERE article_id IS NOT NULL AND occurred_at < ${asOf} AND occurred_at >= ${asOf} - to_seconds(${longest})
+FROM (${impressions} UNION ALL ${clicks}) AS events
+WHERE article_id IS NOT NULL AND occurred_at < ${asOf} AND occurred_at >= ${since(longest)}
 GROUP BY article_id ORDER BY article_id`;
 }
 

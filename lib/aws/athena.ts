@@ -7,7 +7,19 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import type { QueryResult } from './output';
+
+/**
+ * The one Athena runner, shared by `logbase query --stage` (cli/commands/query.ts) and the batch
+ * chain's ArticleStats with engine `athena` (lib/batch/tasks.ts). There is no Athena emulator: unit
+ * tests mock the client (aws-sdk-client-mock).
+ */
+
+/** A query's result, the same shape from DuckDB and from Athena. */
+export interface QueryResult {
+  columns: { name: string; type: string }[];
+  /** JSON-ready values: strings, numbers, booleans, null, objects for maps and lists. */
+  rows: unknown[][];
+}
 
 /** Where a query runs on AWS: the stage's work group (its enforced settings apply) and Glue database. */
 export interface AthenaTarget {
