@@ -5,9 +5,9 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { type Command, Option } from 'commander';
 import { lakeTables, lakeViews } from '../../catalog/lake';
+import { AthenaQueryError, type AthenaTarget, runAthenaQuery } from '../../lib/aws/athena';
 import { dataDirLayout } from '../../local/data-dir';
 import { loadServiceConfig, type PrintedService } from '../../local/service-config';
-import { AthenaQueryError, type AthenaTarget, runAthenaQuery } from '../../lib/aws/athena';
 import {
   dryRunReport,
   formatBytes,

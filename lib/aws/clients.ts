@@ -1,3 +1,4 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -65,3 +66,6 @@ export const lambdaClient = (env: NodeJS.ProcessEnv = process.env) =>
 export const sqsClient = (env: NodeJS.ProcessEnv = process.env) => new SQSClient(clientConfig('sqs', env));
 /** An SNS client for this environment (locally: the stack's SNS, the same server as its SQS). */
 export const snsClient = (env: NodeJS.ProcessEnv = process.env) => new SNSClient(clientConfig('sns', env));
+/** An Athena client (AWS only: there is no Athena emulator, so the local stack keeps the DuckDB engine). */
+export const athenaClient = () =>
+  new AthenaClient({ maxAttempts: 5, requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000 }) });

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { dynamoDbClient, s3Client, snsClient } from '../aws/clients';
+import { athenaClient, dynamoDbClient, s3Client, snsClient } from '../aws/clients';
 import { logger, metrics, tracer } from '../powertools';
 import { type BatchDeps, loadBatchConfig } from './tasks';
 
@@ -10,11 +10,14 @@ let shared: BatchDeps | undefined;
 
 /** Settings and clients, created once per container on first use (traced on AWS). */
 export function batchDeps(): BatchDeps {
-  shared ??= {
-    config: loadBatchConfig(),
+  if (shared) return shared;
+  const config = loadBatchConfig();
+  shared = {
+    config,
     s3: tracer.captureAWSv3Client(s3Client()),
     ddb: tracer.captureAWSv3Client(dynamoDbClient()),
     sns: tracer.captureAWSv3Client(snsClient()),
+    athena: config.statsEngine === 'athena' ? tracer.captureAWSv3Client(athenaClient()) : undefined,
     now: () => new Date(),
   };
   return shared;

@@ -13,12 +13,15 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { type AthenaRunOptions, type AthenaTarget, runAthenaQuery } from '../aws/athena';
 import { getBytes, type Item, listKeys, putAll, putBytes, scanItems } from '../aws/batch';
 import { batchGetItems } from '../aws/user-vectors';
-import { intEnv, optionalEnv, requireEnv } from '../config';
+import { ConfigError, intEnv, optionalEnv, requireEnv } from '../config';
 import {
   freshArticles,
   popularList,
@@ -43,6 +46,9 @@ import {
   countsFromRows,
   datesCovered,
   parseWindows,
+  STATS_ENGINES,
+  type StatsEngine,
+  type StatsWindow,
 } from '../domain/batch/stats';
 import type { ScoringWeights } from '../domain/scoring';
 import type { PushCandidatesOutput } from './push';
@@ -71,6 +77,9 @@ export interface BatchConfig {
   /** PushCandidates (lib/batch/push.ts): the best new article's score to clear, and the cooldown. */
   pushScoreThreshold: number;
   pushCooldownHours: number;
+  /** Where ArticleStats counts (`duckdb` over downloaded Parquet, `athena` over the Glue views), and Athena's target. */
+  statsEngine: StatsEngine;
+  athena: AthenaTarget;
 }
 
 /** Settings read once per container; throws a ConfigError naming a missing variable. */
@@ -80,6 +89,12 @@ export function loadBatchConfig(env: NodeJS.ProcessEnv = process.env): BatchConf
     if (!Number.isFinite(value)) throw new Error(`environment variable ${name} must be a number`);
     return value;
   };
+  const statsEngine = optionalEnv('BATCH_STATS_ENGINE', 'duckdb', env) as StatsEngine;
+  if (!STATS_ENGINES.includes(statsEngine)) {
+    throw new ConfigError(
+      `environment variable BATCH_STATS_ENGINE must be ${STATS_ENGINES.join(' or ')}, got "${statsEngine}"`,
+    );
+  }
   return {
     bucket: requireEnv('DATA_BUCKET', env),
     userVectorsTable: requireEnv('USER_VECTORS_TABLE', env),
@@ -106,6 +121,14 @@ export function loadBatchConfig(env: NodeJS.ProcessEnv = process.env): BatchConf
     },
     pushScoreThreshold: num('BATCH_PUSH_SCORE_THRESHOLD', 0.5),
     pushCooldownHours: num('BATCH_PUSH_COOLDOWN_HOURS', 24),
+    statsEngine,
+    athena:
+      statsEngine === 'athena'
+        ? { workGroup: requireEnv('ATHENA_WORK_GROUP', env), database: requireEnv('GLUE_DATABASE', env) }
+        : {
+            workGroup: optionalEnv('ATHENA_WORK_GROUP', '', env),
+            database: optionalEnv('GLUE_DATABASE', '', env),
+          },
   };
 }
 
@@ -114,6 +137,10 @@ export interface BatchDeps {
   s3: S3Client;
   ddb: DynamoDBClient;
   sns?: SNSClient;
+  /** ArticleStats with engine `athena` (there is no Athena emulator: unit tests mock it). */
+  athena?: AthenaClient;
+  /** The Athena runner's polling (tests inject the sleep). */
+  athenaRun?: AthenaRunOptions;
   now: () => Date;
 }
 
@@ -132,14 +159,81 @@ const readJson = async <T>(deps: BatchDeps, key: string): Promise<T> =>
 
 // ---------------------------------------------------------------- ArticleStats
 
+/** What counted the events: DuckDB over the lake files it downloaded, or one Athena query. */
+export type StatsRun =
+  | { engine: 'duckdb'; lakeFiles: { impression: number; click: number } }
+  | { engine: 'athena'; queryExecutionId: string; dataScannedBytes: number };
+
 export interface ArticleStatsOutput extends RunRef {
   articles: number;
   prior: BetaPrior;
-  lakeFiles: { impression: number; click: number };
+  source: StatsRun;
   mart: string;
 }
 
-/** The run's date (the input's, or yesterday UTC), then the stats of the lake's impressions and clicks. */
+/** DuckDB engine: downloads the windows' impression_v1 and click_v1 Parquet, then counts (the dedup rule applied). */
+async function countWithDuckDb(
+  c: DuckDBConnection,
+  dir: string,
+  windows: readonly StatsWindow[],
+  asOf: Date,
+  deps: BatchDeps,
+): Promise<{ rows: Record<string, unknown>[]; source: StatsRun }> {
+  const longest = windows[windows.length - 1]?.seconds as number;
+  const files: Record<'impression' | 'click', string[]> = { impression: [], click: [] };
+  for (const type of ['impression', 'click'] as const) {
+    for (const dt of datesCovered(asOf, longest)) {
+      for (const key of await listKeys(deps.s3, deps.config.bucket, `lake/${type}/v1/dt=${dt}/`)) {
+        if (!key.endsWith('.parquet')) continue;
+        // Named in the keys' order with the key's file name: the dedup rule's tiebreak sees what a query sees.
+        const file = join(dir, `${type}-${String(files[type].length).padStart(6, '0')}-${basename(key)}`);
+        writeFileSync(file, await getBytes(deps.s3, deps.config.bucket, key));
+        files[type].push(file);
+      }
+    }
+  }
+  const sql = articleStatsSql({ impressionFiles: files.impression, clickFiles: files.click, windows, asOf });
+  return {
+    rows: (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[],
+    source: {
+      engine: 'duckdb',
+      lakeFiles: { impression: files.impression.length, click: files.click.length },
+    },
+  };
+}
+
+/** Athena engine: the same query over the Glue dedup views, in the stage's work group (its scan cutoff applies). */
+async function countWithAthena(
+  windows: readonly StatsWindow[],
+  asOf: Date,
+  deps: BatchDeps,
+): Promise<{ rows: Record<string, unknown>[]; source: StatsRun }> {
+  if (!deps.athena) throw new Error('no Athena client for BATCH_STATS_ENGINE=athena');
+  const sql = articleStatsSql({
+    dialect: 'athena',
+    impressionView: 'impression_v1',
+    clickView: 'click_v1',
+    windows,
+    asOf,
+  });
+  const { result, stats } = await runAthenaQuery(deps.athena, sql, deps.config.athena, deps.athenaRun);
+  const rows = result.rows.map((row) =>
+    Object.fromEntries(result.columns.map((col, i) => [col.name, row[i]])),
+  );
+  return {
+    rows,
+    source: {
+      engine: 'athena',
+      queryExecutionId: stats.queryExecutionId,
+      dataScannedBytes: stats.dataScannedBytes,
+    },
+  };
+}
+
+/**
+ * The run's date (the input's, or yesterday UTC), then the stats of the lake's impressions and
+ * clicks, counted by the configured engine; the mart and ctr.json are written the same either way.
+ */
 export async function articleStatsTask(
   event: { input?: { date?: string }; runId: string },
   deps: BatchDeps,
@@ -147,23 +241,10 @@ export async function articleStatsTask(
   const date = event.input?.date ?? new Date(deps.now().getTime() - 86_400_000).toISOString().slice(0, 10);
   const asOf = asOfDate(date);
   const windows = parseWindows(deps.config.windows);
-  const longest = windows[windows.length - 1]?.seconds as number;
   const dir = join(deps.config.workDir, `stats-${date}-${event.runId}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   try {
-    const files: Record<'impression' | 'click', string[]> = { impression: [], click: [] };
-    for (const type of ['impression', 'click'] as const) {
-      for (const dt of datesCovered(asOf, longest)) {
-        for (const key of await listKeys(deps.s3, deps.config.bucket, `lake/${type}/v1/dt=${dt}/`)) {
-          if (!key.endsWith('.parquet')) continue;
-          // Named in the keys' order with the key's file name: the dedup rule's tiebreak sees what a query sees.
-          const file = join(dir, `${type}-${String(files[type].length).padStart(6, '0')}-${basename(key)}`);
-          writeFileSync(file, await getBytes(deps.s3, deps.config.bucket, key));
-          files[type].push(file);
-        }
-      }
-    }
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(':memory:', {
       threads: '1',
@@ -173,13 +254,11 @@ export async function articleStatsTask(
     const c = await db.connect();
     try {
       await c.run("SET TimeZone = 'UTC'");
-      const sql = articleStatsSql({
-        impressionFiles: files.impression,
-        clickFiles: files.click,
-        windows,
-        asOf,
-      });
-      const counts = countsFromRows((await c.runAndReadAll(sql)).getRowObjectsJS(), windows);
+      const counted =
+        deps.config.statsEngine === 'athena'
+          ? await countWithAthena(windows, asOf, deps)
+          : await countWithDuckDb(c, dir, windows, asOf, deps);
+      const counts = countsFromRows(counted.rows, windows);
       const { prior, rows } = articleStats(counts, windows);
       const flat = rows.map((r) => ({
         article_id: r.article_id,
@@ -232,7 +311,7 @@ export async function articleStatsTask(
         runId: event.runId,
         articles: rows.length,
         prior,
-        lakeFiles: { impression: files.impression.length, click: files.click.length },
+        source: counted.source,
         mart,
       };
     } finally {
@@ -432,7 +511,7 @@ export async function writeRecommendationsTask(
 
 export interface RunSummary extends RunRef {
   status: 'SUCCEEDED';
-  articleStats: { articles: number; prior: BetaPrior; lakeFiles: { impression: number; click: number } };
+  articleStats: { articles: number; prior: BetaPrior; source: StatsRun };
   users: number;
   freshArticles: number;
   shards: number;
@@ -459,7 +538,7 @@ export async function summarizeTask(
     asOf: run.asOf,
     runId: run.runId,
     status: 'SUCCEEDED',
-    articleStats: { articles: run.articles, prior: run.prior, lakeFiles: run.lakeFiles },
+    articleStats: { articles: run.articles, prior: run.prior, source: run.source },
     users: sharding.users,
     freshArticles: sharding.freshArticles,
     shards: sharding.shards.length,

@@ -143,7 +143,8 @@ export type StatsSource =
     };
 
 /** A timestamp literal both dialects read as the UTC instant (DuckDB with TimeZone UTC). */
-const timestampLiteral = (at: Date) => `TIMESTAMP ${quote(at.toISOString().replace('T', ' ').replace('Z', ''))}`;
+const timestampLiteral = (at: Date) =>
+  `TIMESTAMP ${quote(at.toISOString().replace('T', ' ').replace('Z', ''))}`;
 
 /**
  * The partition filter (dt, hour) of the events from `asOf - seconds` to `asOf` (exclusive): the

@@ -331,7 +331,7 @@ describe('batch scoring on the local stack', () => {
       recommendations: { written: 4, personal: 3, popular: 1 },
       skipped: { count: 2 },
     });
-    expect(summary.articleStats.lakeFiles).toEqual({ impression: 1, click: 1 });
+    expect(summary.articleStats.source).toEqual({ engine: 'duckdb', lakeFiles: { impression: 1, click: 1 } });
     expect(summary.skipped.named.map((s: any) => `${s.kind}:${s.id}`).sort()).toEqual([
       'article:broken',
       'user:u5',

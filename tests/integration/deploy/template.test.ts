@@ -511,12 +511,39 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
 
   it('gives each batch task exactly the actions it uses, on its own tables and prefixes', () => {
     const arn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+    // ArticleStats: the lake reads and the mart writes of engine duckdb, and the Athena query of engine athena.
+    const sub = (arn: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:${arn}` });
+    const glue = [
+      'catalog',
+      `database/logbase_${stage}`,
+      `table/logbase_${stage}/impression*`,
+      `table/logbase_${stage}/click*`,
+    ].map((r) => sub(`glue:\${AWS::Region}:\${AWS::AccountId}:${r}`));
+    const workGroup = sub(`athena:\${AWS::Region}:\${AWS::AccountId}:workgroup/logbase-${stage}`);
     expect(grantsOf('BatchArticleStatsIamRoleLambdaExecution')).toEqual({
       's3:ListBucket': [data('')],
-      's3:GetObject': [data('/lake/impression/*'), data('/lake/click/*')],
-      's3:PutObject': [data('/marts/article_stats/*'), data('/batch/*')],
+      's3:GetObject': [data('/lake/impression/*'), data('/lake/click/*'), data('/athena-results/*')],
+      's3:PutObject': [data('/marts/article_stats/*'), data('/batch/*'), data('/athena-results/*')],
+      's3:AbortMultipartUpload': [data('/athena-results/*')],
+      's3:ListMultipartUploadParts': [data('/athena-results/*')],
+      's3:GetBucketLocation': [data('')],
+      'athena:StartQueryExecution': [workGroup],
+      'athena:GetQueryExecution': [workGroup],
+      'athena:GetQueryResults': [workGroup],
+      'glue:GetDatabase': glue,
+      'glue:GetTable': glue,
+      'glue:GetTables': glue,
+      'glue:GetPartition': glue,
+      'glue:GetPartitions': glue,
       ...xray,
     });
+    const statsEnv =
+      one(template, 'BatchArticleStatsLambdaFunction').Properties?.Environment?.Variables ?? {};
+    expect([statsEnv.BATCH_STATS_ENGINE, statsEnv.ATHENA_WORK_GROUP, statsEnv.GLUE_DATABASE]).toEqual([
+      stage === 'prod' ? 'athena' : 'duckdb',
+      `logbase-${stage}`,
+      `logbase_${stage}`,
+    ]);
     expect(grantsOf('BatchShardUsersIamRoleLambdaExecution')).toEqual({
       'dynamodb:Scan': [arn('UserVectorsTable'), arn('ArticleVectorsTable')],
       's3:PutObject': [data('/batch/*')],
