@@ -1,4 +1,5 @@
 import {
+  athenaClient,
   dynamoDbClient,
   firehoseClient,
   kinesisClient,
@@ -62,6 +63,12 @@ describe('the SDK clients of lib/aws/clients.ts', () => {
   it('address S3 by path locally, as s3rver needs', async () => {
     const client = s3Client(LOCAL);
     expect(client.config.forcePathStyle).toBe(true);
+    client.destroy();
+  });
+
+  it('leave Athena to the SDK endpoint even locally (there is no Athena emulator), with five attempts', async () => {
+    const client = athenaClient();
+    expect([client.config.endpoint, await client.config.maxAttempts()]).toEqual([undefined, 5]);
     client.destroy();
   });
 });

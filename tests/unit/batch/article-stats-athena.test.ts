@@ -265,18 +265,25 @@ describe('article stats on Athena', () => {
   it("fails with the query id and Athena's reason when the query fails, writing nothing", async () => {
     // Prepare
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-2' });
-    athena.on(GetQueryExecutionCommand).resolves({
-      QueryExecution: {
-        Status: {
-          State: 'FAILED',
-          StateChangeReason: 'Query cancelled: bytes scanned exceeded the work group limit',
+    athena
+      .on(GetQueryExecutionCommand)
+      .resolvesOnce({ QueryExecution: { Status: { State: 'RUNNING' } } })
+      .resolves({
+        QueryExecution: {
+          Status: {
+            State: 'FAILED',
+            StateChangeReason: 'Query cancelled: bytes scanned exceeded the work group limit',
+          },
         },
-      },
-    });
+      });
     s3.on(PutObjectCommand).resolves({});
 
     // Act
-    const run = articleStatsTask({ input: { date: DATE }, runId: 'r2' }, deps('athena'));
+    // the runner's own sleep between polls, 1 ms
+    const run = articleStatsTask(
+      { input: { date: DATE }, runId: 'r2' },
+      { ...deps('athena'), athenaRun: { firstPollMs: 1 } },
+    );
 
     // Assess
     await expect(run).rejects.toThrow(
