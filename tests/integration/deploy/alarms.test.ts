@@ -1,40 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { packageStage } from '../../helpers/package';
 
 /**
  * The stage's alarms, their SNS topic and its dashboard, in the template `sls package` writes (offline,
  * no AWS credentials). The expectations are written here, apart from health/alarms.ts that generates them.
  */
 const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 
 type Resource = { Type: string; Properties?: Record<string, any> };
 type Template = { Resources: Record<string, Resource> };
-
-async function packageStage(stage: string): Promise<Template> {
-  const dir = await mkdtemp(join(tmpdir(), `logbase-alarms-${stage}-`));
-  try {
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      SLS_TELEMETRY_DISABLED: '1',
-    };
-    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', dir], {
-      cwd: ROOT,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** serverless.yml's params for a stage: the defaults with the stage's own on top. */
 async function stageParams(stage: string): Promise<Record<string, any>> {
@@ -240,7 +216,7 @@ describe.each(['dev', 'prod'])('The alarms and dashboard of stage %s', (stage) =
     );
 
   beforeAll(async () => {
-    [template, params] = await Promise.all([packageStage(stage), stageParams(stage)]);
+    [template, params] = await Promise.all([packageStage<Template>(stage), stageParams(stage)]);
   }, 180_000);
 
   it('has exactly the expected alarms, named with the stage prefix', () => {

@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { listSchemas } from '../../../lib/schemas';
+import { packageStage } from '../../helpers/package';
 
 /**
  * Compaction as `sls package --stage dev` builds it: the hourly compact-lake function, its schedule and its
  * exact grants, and the Glue views every Athena query reads through (each event once, over *_stored).
  */
-const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 
 type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: string[] };
 type Template = { Resources: Record<string, Resource> };
@@ -18,24 +12,7 @@ type Template = { Resources: Record<string, Resource> };
 let template: Template;
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'logbase-package-compact-'));
-  try {
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      SLS_TELEMETRY_DISABLED: '1',
-    };
-    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', 'dev', '--package', dir], {
-      cwd: ROOT,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  template = await packageStage<Template>('dev');
 }, 180_000);
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);

@@ -1,50 +1,24 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected values are CloudFormation Fn::Sub templates.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { resolve } from 'node:path';
 import { BUCKET_WIDE_RULE_ID, S3_DATASETS, TABLE_DATASETS } from '../../../catalog/datasets';
 import { type Catalog, deriveCatalog } from '../../../cli/datasets/derive';
 import { loadServiceConfig } from '../../../local/service-config';
+import { packageStage } from '../../helpers/package';
 
 /**
  * The datasets' retention and the analysts' access in what `sls deploy --stage dev` would send to
  * CloudFormation (the template `sls package` writes, offline).
  */
 const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 
 type Resource = { Type: string; Properties?: Record<string, any> };
 type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
-
-async function packageStage(stage: string): Promise<Template> {
-  const dir = await mkdtemp(join(tmpdir(), `logbase-package-${stage}-`));
-  try {
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      SLS_TELEMETRY_DISABLED: '1',
-    };
-    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', dir], {
-      cwd: ROOT,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 let template: Template;
 let catalog: Catalog;
 
 beforeAll(async () => {
   [template, catalog] = await Promise.all([
-    packageStage('dev'),
+    packageStage<Template>('dev'),
     loadServiceConfig({ serviceDir: ROOT, stage: 'dev' }).then((config) => deriveCatalog(config)),
   ]);
 }, 180_000);

@@ -1,33 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { packageStage } from '../../helpers/package';
 
 /**
  * The PublishReport task in the template `sls package` writes (offline, no AWS credentials): its function,
  * its role's exact grants, and its place in the batch-scoring state machine.
  */
-const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 const STAGE = 'prod';
 
 type Resource = { Type: string; Properties?: Record<string, any> };
 let template: { Resources: Record<string, Resource> };
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'logbase-package-kpi-'));
-  try {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
-    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', STAGE, '--package', dir], {
-      cwd: ROOT,
-      env: { ...env, SLS_TELEMETRY_DISABLED: '1' },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  template = await packageStage<{ Resources: Record<string, Resource> }>(STAGE);
 }, 180_000);
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);

@@ -1,15 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { packageStage } from '../../helpers/package';
 
 /**
  * The PushCandidates task in what `npx sls deploy --stage dev` would send to CloudFormation (`sls package`,
  * offline, no AWS credentials): its role's exact statements and its place in the state machine.
  */
-const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 const stage = 'dev';
 
 type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, any> }> };
@@ -17,24 +11,7 @@ type Template = { Resources: Record<string, { Type: string; Properties?: Record<
 let template: Template;
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), `logbase-package-push-${stage}-`));
-  try {
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      SLS_TELEMETRY_DISABLED: '1',
-    };
-    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', dir], {
-      cwd: ROOT,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  template = await packageStage<Template>(stage);
 }, 180_000);
 
 const data = (path: string) => ({

@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { listSchemas } from '../../../lib/schemas';
+import { packageStage } from '../../helpers/package';
 
 /**
  * What `npx sls deploy --stage <stage>` would send to CloudFormation: the template `sls package` writes,
  * built offline with no AWS credentials.
  */
-const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 
 type Resource = {
   Type: string;
@@ -19,27 +13,6 @@ type Resource = {
   DependsOn?: string[];
 };
 type Template = { Resources: Record<string, Resource> };
-
-async function packageStage(stage: string): Promise<Template> {
-  const dir = await mkdtemp(join(tmpdir(), `logbase-package-${stage}-`));
-  try {
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      SLS_TELEMETRY_DISABLED: '1',
-    };
-    await run(join(ROOT, 'node_modules/.bin/sls'), ['package', '--stage', stage, '--package', dir], {
-      cwd: ROOT,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 const ofType = (t: Template, type: string) =>
   Object.entries(t.Resources).filter(([, r]) => r.Type === type) as [string, Resource][];
@@ -108,7 +81,7 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
   let template: Template;
 
   beforeAll(async () => {
-    template = await packageStage(stage);
+    template = await packageStage<Template>(stage);
   }, 180_000);
 
   it('has one data bucket, private, encrypted, versioned, TLS-only, with lifecycle rules per dataset prefix', () => {
