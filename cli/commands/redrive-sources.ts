@@ -95,26 +95,50 @@ export async function runRedriveCollect(
       );
     for (const f of summary.failed) out(`failed: ${f.key}: ${f.error}`);
     if (o.dryRun) return 0;
-    const key = await recordRun(target.s3, target.bucket, {
-      command: 'redrive-collect',
-      stage: target.stage,
-      started_at: startedAt,
-      finished_at: new Date().toISOString(),
-      arguments: { from: o.from ?? null, to: o.to ?? null },
-      counts: {
-        quarantine_objects: summary.objects,
-        read: summary.read,
-        redriven: summary.redriven,
-        stayed: summary.stayed,
-        delivered: summary.delivered,
-        failed: summary.failed,
-      },
-    });
-    out(`recorded: s3://${target.bucket}/${key}`);
-    return summary.failed.length === 0 ? 0 : 1;
+    return recordQuarantineRedrive(
+      target,
+      'redrive-collect',
+      o,
+      startedAt,
+      summary,
+      { delivered: summary.delivered },
+      out,
+    );
   } finally {
     if (given === undefined) firehose.destroy();
   }
+}
+
+/**
+ * Records a quarantine redrive (collect or articles) under ops/runs/, prints where, and returns the exit
+ * code: 1 when an object failed.
+ */
+async function recordQuarantineRedrive(
+  target: RedriveTarget,
+  command: 'redrive-collect' | 'redrive-articles',
+  o: Pick<HoursOptions, 'from' | 'to'>,
+  startedAt: string,
+  summary: { objects: number; read: unknown; redriven: unknown; stayed: unknown; failed: unknown[] },
+  delivered: Record<string, unknown>,
+  out: Out,
+): Promise<number> {
+  const key = await recordRun(target.s3, target.bucket, {
+    command,
+    stage: target.stage,
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+    arguments: { from: o.from ?? null, to: o.to ?? null },
+    counts: {
+      quarantine_objects: summary.objects,
+      read: summary.read,
+      redriven: summary.redriven,
+      stayed: summary.stayed,
+      ...delivered,
+      failed: summary.failed,
+    },
+  });
+  out(`recorded: s3://${target.bucket}/${key}`);
+  return summary.failed.length === 0 ? 0 : 1;
 }
 
 /** `redrive articles` on a resolved target; returns the exit code. */
@@ -146,23 +170,15 @@ export async function runRedriveArticles(
     });
     for (const line of formatArticlesLines(summary, table, o.dryRun)) out(line);
     if (o.dryRun) return 0;
-    const key = await recordRun(target.s3, target.bucket, {
-      command: 'redrive-articles',
-      stage: target.stage,
-      started_at: startedAt,
-      finished_at: new Date().toISOString(),
-      arguments: { from: o.from ?? null, to: o.to ?? null },
-      counts: {
-        quarantine_objects: summary.objects,
-        read: summary.read,
-        redriven: summary.redriven,
-        stayed: summary.stayed,
-        written: summary.written,
-        failed: summary.failed,
-      },
-    });
-    out(`recorded: s3://${target.bucket}/${key}`);
-    return summary.failed.length === 0 ? 0 : 1;
+    return recordQuarantineRedrive(
+      target,
+      'redrive-articles',
+      o,
+      startedAt,
+      summary,
+      { written: summary.written },
+      out,
+    );
   } finally {
     if (given === undefined) dynamodb.destroy();
   }
