@@ -177,12 +177,52 @@ function decodeAwsChunkedInPlace(req: import('node:http').IncomingMessage): void
     decoded.pipe(destination, opts)) as typeof req.pipe;
 }
 
+/** How long a stop waits for the emulator's requests in flight before it closes the database anyway. */
+const DRAIN_MS = 5_000;
+
+/**
+ * Counts the requests whose handler has not answered yet. kinesalite and dynalite close their database
+ * first when their server closes, so a request still being handled then (a poller's GetRecords that its
+ * client already aborted) would throw "cannot call iterator() before open()" from inside the emulator,
+ * an uncaught error in whatever process hosts the stack. The stop waits for these to answer first.
+ */
+function trackHandlers(server: Server): () => Promise<void> {
+  let inFlight = 0;
+  const waiters: (() => void)[] = [];
+  server.prependListener('request', (_req, res) => {
+    inFlight++;
+    let answered = false;
+    const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+    res.end = ((...args: unknown[]) => {
+      if (!answered) {
+        answered = true;
+        inFlight--;
+        if (inFlight === 0) for (const wake of waiters.splice(0)) wake();
+      }
+      return end(...args);
+    }) as typeof res.end;
+  });
+  return () =>
+    inFlight === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, DRAIN_MS);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+}
+
 async function listen(label: string, server: Server, host: string, port: number) {
-  const close = () =>
-    new Promise<void>((resolve, reject) => {
+  const drained = trackHandlers(server);
+  const close = async () => {
+    await drained();
+    await new Promise<void>((resolve, reject) => {
       server.close((error?: Error) => (error ? reject(error) : resolve()));
       server.closeIdleConnections();
     });
+  };
   try {
     const bound = await new Promise<number>((resolve, reject) => {
       server.once('error', reject);
