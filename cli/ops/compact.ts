@@ -3,13 +3,16 @@ import { formatBytes } from '../query/guard';
 
 /** `logbase compact`: the summary as printed (one line per hour that did something, then the totals). */
 
+/** Rows a re-format took out of a compacted hour (lib/domain/compact/reformat.ts), when there are any. */
+const reformatted = (n: number) => (n > 0 ? `, ${n} event(s) a re-format no longer writes removed` : '');
+
 function hourLine(h: HourOutcome): string {
   const base = `${h.table} ${h.hour}  ${h.action}`;
   switch (h.action) {
     case 'compacted':
       return (
         `${base}: ${h.files_before} -> ${h.files_after} file(s), ${formatBytes(h.bytes_before)} -> ${formatBytes(h.bytes_after)}, ` +
-        `${h.rows_in} rows -> ${h.rows_out} (${h.duplicates_removed} duplicate(s) removed)` +
+        `${h.rows_in} rows -> ${h.rows_out} (${h.duplicates_removed} duplicate(s) removed${reformatted(h.reformat_removed)})` +
         (h.pending_delete > 0 ? `, ${h.pending_delete} input(s) kept for the grace period` : '') +
         (h.kept_rewritten > 0 ? `, ${h.kept_rewritten} rewritten input(s) kept for the next run` : '')
       );
@@ -47,7 +50,7 @@ export function formatCompactSummary(s: CompactSummary, dryRun: boolean): string
   lines.push(
     `${t.compacted} hour(s) compacted: ${t.files_before} -> ${t.files_after} file(s), ` +
       `${formatBytes(t.bytes_before)} -> ${formatBytes(t.bytes_after)}, ${t.rows_in} rows -> ${t.rows_out} ` +
-      `(${t.duplicates_removed} duplicate(s) removed); ${t.deleted} superseded file(s) deleted; ` +
+      `(${t.duplicates_removed} duplicate(s) removed${reformatted(t.reformat_removed)}); ${t.deleted} superseded file(s) deleted; ` +
       `${t.deferred} deferred, ${t.failed} failed, ${s.unchanged} unchanged, ${s.open} not closed yet`,
   );
   return lines;

@@ -8,6 +8,7 @@ import {
   storedTableName,
 } from '../../catalog/lake';
 import { duckDbDedup, isDeduplicatedHour, rowNumberSql } from '../../lib/domain/compact/dedup';
+import { SOURCE_COLUMN } from '../../lib/domain/compact/reformat';
 import { lakeResolver, QueryGuard } from './guard';
 import type { QueryResult } from './output';
 import { LocalPartitions } from './partitions';
@@ -30,7 +31,12 @@ function emptyRelation(table: LakeTable, withFile = false): string {
     ...table.columns.map((c) => `CAST(NULL AS ${DUCKDB_TYPES[c.type]}) AS ${identifier(c.name)}`),
     'CAST(NULL AS VARCHAR) AS dt',
     'CAST(NULL AS VARCHAR) AS "hour"',
-    ...(withFile ? [`CAST(NULL AS VARCHAR) AS ${identifier(FILE_COLUMN)}`] : []),
+    ...(withFile
+      ? [
+          `CAST(NULL AS VARCHAR) AS ${identifier(FILE_COLUMN)}`,
+          `CAST(NULL AS VARCHAR) AS ${identifier(SOURCE_COLUMN)}`,
+        ]
+      : []),
   ];
   return `SELECT ${columns.join(', ')} WHERE false`;
 }
@@ -65,15 +71,17 @@ export function tableViewSql(table: LakeTable, schema: string, files: string[]):
     `${emptyRelation(table, true)} UNION ALL BY NAME SELECT * FROM read_parquet([${list.map(sqlString).join(', ')}], ` +
     `hive_partitioning = true, union_by_name = true, filename = ${sqlString(FILE_COLUMN)}, hive_types = {'dt': VARCHAR, 'hour': VARCHAR})`;
   const file = identifier(FILE_COLUMN);
+  // A compacted file's rows carry their origin (lib/domain/compact/reformat.ts): compaction's, not a column.
+  const hidden = `${file}, ${identifier(SOURCE_COLUMN)}`;
   const rule = rowNumberSql(duckDbDedup(file));
   const branches = [
-    ...(clean.length > 0 ? [`SELECT * FROM (SELECT * EXCLUDE (${file}) FROM (${scan(clean)}))`] : []),
+    ...(clean.length > 0 ? [`SELECT * FROM (SELECT * EXCLUDE (${hidden}) FROM (${scan(clean)}))`] : []),
     ...(dirty.length > 0
-      ? [`SELECT * FROM (SELECT * EXCLUDE (${file}) FROM (${scan(dirty)}) QUALIFY ${rule} = 1)`]
+      ? [`SELECT * FROM (SELECT * EXCLUDE (${hidden}) FROM (${scan(dirty)}) QUALIFY ${rule} = 1)`]
       : []),
   ];
   return [
-    `CREATE OR REPLACE VIEW ${stored} AS SELECT * EXCLUDE (${file}) FROM (${scan(files)})`,
+    `CREATE OR REPLACE VIEW ${stored} AS SELECT * EXCLUDE (${hidden}) FROM (${scan(files)})`,
     `CREATE OR REPLACE VIEW ${name} AS ${branches.join(' UNION ALL BY NAME ')}`,
   ];
 }

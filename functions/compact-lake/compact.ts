@@ -47,6 +47,7 @@ export async function runScheduledCompaction(
   metrics.addMetric('HoursDeferred', MetricUnit.Count, t.deferred);
   metrics.addMetric('HoursFailed', MetricUnit.Count, t.failed);
   metrics.addMetric('DuplicatesRemoved', MetricUnit.Count, t.duplicates_removed);
+  metrics.addMetric('ReformatRowsRemoved', MetricUnit.Count, t.reformat_removed);
   metrics.addMetric('FilesBefore', MetricUnit.Count, t.files_before);
   metrics.addMetric('FilesAfter', MetricUnit.Count, t.files_after);
   const log = t.failed > 0 ? logger.error.bind(logger) : logger.info.bind(logger);

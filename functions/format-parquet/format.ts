@@ -16,6 +16,7 @@ import {
   putJson,
   readManifest,
 } from '../../lib/aws/format-s3';
+import { type ReformatMarker, reformatMarkerKey, sourceOf } from '../../lib/domain/compact/reformat';
 import {
   type FormatManifest,
   type FormatQuarantineRecord,
@@ -172,14 +173,10 @@ async function formatOne(
       rows: f.rows,
       bytes: f.bytes,
     }));
+    const etags = new Map<string, string | undefined>();
     await inParallel(outcome.files, 4, async (f) => {
-      await putFile(
-        s3,
-        bucket,
-        outputKey(stem, f.type, f.version, f.dt, f.hour, f.segment, f.part),
-        f.file,
-        'application/vnd.apache.parquet',
-      );
+      const outKey = outputKey(stem, f.type, f.version, f.dt, f.hour, f.segment, f.part);
+      etags.set(outKey, await putFile(s3, bucket, outKey, f.file, 'application/vnd.apache.parquet'));
     });
     const qKey = formatQuarantineKey(key);
     if (missingBody !== undefined) {
@@ -205,6 +202,9 @@ async function formatOne(
     const current = new Set(outputs.map((o) => o.key));
     const stale = (previous?.outputs ?? []).map((o) => o.key).filter((k) => !current.has(k));
     await deleteKeys(s3, bucket, stale);
+    // After the stale deletes: a compaction that sees a marker sees this run's files and no earlier ones.
+    const markers = previous ? reformatMarkers(key, stem, previous.outputs, outputs, etags) : [];
+    await inParallel(markers, 4, (m) => putJson(s3, bucket, m.key, m.marker));
 
     metrics.addMetric('LinesRead', MetricUnit.Count, outcome.linesRead);
     metrics.addMetric('RowsWritten', MetricUnit.Count, outcome.rowsWritten);
@@ -223,10 +223,39 @@ async function formatOne(
       faults: outcome.faults,
       parquet_files: outputs.length,
       stale_deleted: stale.length,
+      reformat_markers: markers.length,
       manifest: mKey,
     });
     return manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+const prefixOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
+const nameOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+/**
+ * The markers of a re-format (lib/domain/compact/reformat.ts): one per hour the earlier run wrote to,
+ * naming this run's files there, so a compaction that merged the earlier files drops their rows.
+ */
+export function reformatMarkers(
+  sourceKey: string,
+  stem: string,
+  previous: readonly OutputFile[],
+  outputs: readonly OutputFile[],
+  etags: ReadonlyMap<string, string | undefined>,
+): { key: string; marker: ReformatMarker }[] {
+  const hours = [...new Set(previous.map((o) => prefixOf(o.key)))].sort();
+  return hours.map((prefix) => ({
+    key: reformatMarkerKey(prefix, stem),
+    marker: {
+      source: sourceKey,
+      stem,
+      current: outputs
+        .filter((o) => prefixOf(o.key) === prefix)
+        .map((o) => sourceOf(nameOf(o.key), etags.get(o.key)))
+        .sort(),
+    },
+  }));
 }

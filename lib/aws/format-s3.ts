@@ -86,10 +86,11 @@ export async function putFile(
   key: string,
   file: string,
   contentType: string,
-): Promise<void> {
-  await s3.send(
+): Promise<string | undefined> {
+  const out = await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(file), ContentType: contentType }),
   );
+  return out?.ETag?.replace(/"/g, '');
 }
 
 /** Writes bytes. */

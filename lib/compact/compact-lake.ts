@@ -10,6 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { inParallel, putFile, putJson } from '../aws/format-s3';
+import { isCompactedKey } from '../domain/compact/dedup';
 import {
   boundRun,
   type CompactionManifest,
@@ -25,6 +26,7 @@ import {
   splitDeletes,
   type TableHour,
 } from '../domain/compact/plan';
+import { isReformatMarkerKey, type ReformatMarker, sourceOf } from '../domain/compact/reformat';
 import type { HourMerger } from './merge';
 
 /**
@@ -72,6 +74,8 @@ export interface HourOutcome {
   rows_in: number;
   rows_out: number;
   duplicates_removed: number;
+  /** Events dropped: their raw object was re-formatted without them (lib/domain/compact/reformat.ts). */
+  reformat_removed: number;
   /** Superseded inputs deleted in this run. */
   deleted: number;
   /** Superseded inputs waiting for their grace period. */
@@ -98,28 +102,41 @@ export interface CompactSummary {
     rows_in: number;
     rows_out: number;
     duplicates_removed: number;
+    reformat_removed: number;
     deleted: number;
   };
 }
 
 const stripQuotes = (etag: string | undefined) => etag?.replace(/"/g, '');
 
-/** The Parquet files of one hour of a table, with sizes and ETags. */
-export async function listHour(s3: S3Client, bucket: string, h: TableHour): Promise<StoredFile[]> {
-  const out: StoredFile[] = [];
+/** The Parquet files of one hour of a table and its re-format markers, with sizes and ETags. */
+export async function listHourObjects(
+  s3: S3Client,
+  bucket: string,
+  h: TableHour,
+): Promise<{ files: StoredFile[]; markers: StoredFile[] }> {
+  const files: StoredFile[] = [];
+  const markers: StoredFile[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: hourPrefix(h), ContinuationToken: token }),
     );
     for (const o of page.Contents ?? []) {
-      if (!o.Key?.endsWith('.parquet')) continue;
+      const into = o.Key?.endsWith('.parquet') ? files : o.Key && isReformatMarkerKey(o.Key) ? markers : null;
+      if (!into || !o.Key) continue;
       const etag = stripQuotes(o.ETag);
-      out.push({ key: o.Key, bytes: o.Size ?? 0, ...(etag ? { etag } : {}) });
+      into.push({ key: o.Key, bytes: o.Size ?? 0, ...(etag ? { etag } : {}) });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  const byKey = (a: StoredFile, b: StoredFile) => (a.key < b.key ? -1 : 1);
+  return { files: files.sort(byKey), markers: markers.sort(byKey) };
+}
+
+/** The Parquet files of one hour of a table, with sizes and ETags. */
+export async function listHour(s3: S3Client, bucket: string, h: TableHour): Promise<StoredFile[]> {
+  return (await listHourObjects(s3, bucket, h)).files;
 }
 
 const isMissing = (error: unknown) =>
@@ -153,10 +170,10 @@ export async function planLake(
   for (const h of options.hours) {
     for (const table of lakeTableRefs(options.type)) {
       const hour: TableHour = { ...table, ...h };
-      const files = await listHour(deps.s3, deps.bucket, hour);
+      const { files, markers } = await listHourObjects(deps.s3, deps.bucket, hour);
       if (files.length === 0) continue;
       const manifest = await readCompactionManifest(deps.s3, deps.bucket, hour);
-      plans.push(planHour({ hour, files, manifest, now, settleMinutes: options.settleMinutes }));
+      plans.push(planHour({ hour, files, markers, manifest, now, settleMinutes: options.settleMinutes }));
     }
   }
   return plans;
@@ -175,6 +192,7 @@ function emptyOutcome(h: TableHour, action: HourOutcome['action'], files: Stored
     rows_in: 0,
     rows_out: 0,
     duplicates_removed: 0,
+    reformat_removed: 0,
     deleted: 0,
     pending_delete: 0,
     kept_rewritten: 0,
@@ -213,6 +231,19 @@ async function download(s3: S3Client, bucket: string, key: string, file: string)
   await writeFile(file, await out.Body.transformToByteArray());
 }
 
+async function readMarker(s3: S3Client, bucket: string, key: string): Promise<ReformatMarker> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return JSON.parse((await out.Body?.transformToString('utf8')) ?? '') as ReformatMarker;
+}
+
+/** Deletes the markers a compaction applied, unless rewritten since (a later re-format: kept for the next run). */
+async function deleteMarkers(deps: CompactDeps, h: TableHour, applied: readonly StoredFile[]): Promise<void> {
+  if (applied.length === 0) return;
+  const { markers } = await listHourObjects(deps.s3, deps.bucket, h);
+  const { remove } = splitDeletes(applied, new Map(markers.map((f) => [f.key, f])));
+  for (const f of remove) await deps.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: f.key }));
+}
+
 /** Compacts one hour (plan `compact`): merge, upload, check the uploads, manifest, then the deletes that are due. */
 async function compactHour(
   deps: CompactDeps,
@@ -230,9 +261,14 @@ async function compactHour(
     await inParallel([...inputs.keys()], 8, (i) =>
       download(deps.s3, deps.bucket, (inputs[i] as StoredFile).key, local[i] as string),
     );
+    const reformatted = await Promise.all(plan.markers.map((m) => readMarker(deps.s3, deps.bucket, m.key)));
     const merger = await deps.merger();
     const merged = await merger.merge({
-      files: local,
+      inputs: inputs.map((f, i) => ({
+        file: local[i] as string,
+        ...(isCompactedKey(f.key) ? {} : { origin: sourceOf(basename(f.key), f.etag) }),
+      })),
+      reformatted,
       outDir: join(dir, 'out'),
       generation: plan.generation,
       targetBytes: options.targetBytes,
@@ -271,13 +307,17 @@ async function compactHour(
       pending_delete: superseded,
       delete_after: new Date(now.getTime() + options.graceMinutes * 60_000).toISOString(),
       kept_rewritten: [],
+      markers: plan.markers,
+      reformat_removed: merged.reformatRemoved,
     };
     const manifestKey = compactionManifestKey(h);
     await putJson(deps.s3, deps.bucket, manifestKey, manifest);
+    await deleteMarkers(deps, h, plan.markers);
     Object.assign(outcome, {
       rows_in: merged.rowsIn,
       rows_out: merged.rowsOut,
       duplicates_removed: merged.duplicates,
+      reformat_removed: merged.reformatRemoved,
       manifest: manifestKey,
       pending_delete: superseded.length,
       files_after: inputs.length + outputs.length,
@@ -352,6 +392,7 @@ export async function compactLake(deps: CompactDeps, options: CompactOptions): P
       rows_in: sum((o) => o.rows_in),
       rows_out: sum((o) => o.rows_out),
       duplicates_removed: sum((o) => o.duplicates_removed),
+      reformat_removed: sum((o) => o.reformat_removed),
       deleted: sum((o) => o.deleted),
     },
   };

@@ -56,6 +56,10 @@ export interface CompactionManifest {
   delete_after: string;
   /** Inputs found rewritten (another ETag) when their time came: kept, compacted again next run. */
   kept_rewritten: string[];
+  /** Re-format markers applied (lib/domain/compact/reformat.ts), deleted once the manifest is written. */
+  markers?: StoredFile[];
+  /** Events dropped from compacted inputs: their raw object was re-formatted without them (rows in = out + duplicates + this). */
+  reformat_removed?: number;
 }
 
 /** The rows' order in a compacted file: user, then time (good row-group min/max for both). */
@@ -120,6 +124,8 @@ export type HourPlan =
       hour: TableHour;
       /** Every file of the hour (earlier outputs, a formatter's new ones, inputs not deleted yet): all merged. */
       inputs: StoredFile[];
+      /** Re-format markers in the hour: their raw objects' earlier rows are dropped from compacted inputs. */
+      markers: StoredFile[];
       generation: string;
       bytes: number;
     }
@@ -136,30 +142,41 @@ export type HourPlan =
 export function planHour(input: {
   hour: TableHour;
   files: readonly StoredFile[];
+  /** Re-format markers found in the hour (`_reformatted-*.json`). */
+  markers?: readonly StoredFile[];
   manifest: CompactionManifest | undefined;
   now: Date;
   settleMinutes: number;
 }): HourPlan {
   const { hour, manifest, now } = input;
-  const files = [...input.files].sort((a, b) => (a.key < b.key ? -1 : 1));
+  const byKey = (a: StoredFile, b: StoredFile) => (a.key < b.key ? -1 : 1);
+  const files = [...input.files].sort(byKey);
+  const markers = [...(input.markers ?? [])].sort(byKey);
   if (files.length === 0) return { action: 'none', hour, files };
   if (!isClosed(hour, now, input.settleMinutes)) return { action: 'open', hour, files };
   const known = new Map<string, string | undefined>();
   for (const f of manifest?.outputs ?? []) known.set(f.key, f.etag);
   for (const f of manifest?.pending_delete ?? []) known.set(f.key, f.etag);
-  const changed = files.some(
+  for (const f of manifest?.markers ?? []) known.set(f.key, f.etag);
+  const changed = [...files, ...markers].some(
     (f) => !known.has(f.key) || (known.get(f.key) !== undefined && f.etag !== known.get(f.key)),
   );
   // One file that compaction wrote, alone: nothing to merge (a lone formatter file is still sorted and deduplicated).
   if (changed || manifest === undefined) {
-    if (manifest === undefined && files.length === 1 && isCompactedKey(files[0]?.key ?? '')) {
+    if (
+      manifest === undefined &&
+      markers.length === 0 &&
+      files.length === 1 &&
+      isCompactedKey(files[0]?.key ?? '')
+    ) {
       return { action: 'none', hour, files };
     }
     return {
       action: 'compact',
       hour,
       inputs: files,
-      generation: generationOf(files),
+      markers,
+      generation: generationOf([...files, ...markers]),
       bytes: files.reduce((n, f) => n + f.bytes, 0),
     };
   }

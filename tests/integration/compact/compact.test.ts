@@ -229,6 +229,54 @@ describe('logbase compact on the local stack', () => {
     expect(await storedCount('03')).toBe(events);
   });
 
+  it('takes out of a compacted hour the rows a re-format no longer writes (a formatter fix quarantining lines), once', async () => {
+    // Prepare: hour 10 from two objects, compacted; then the first formatted again with 10 lines now rejected
+    await deliver(rawKey('10', 1), rawObject(10, 5, 400));
+    await deliver(rawKey('10', 2), rawObject(10, 20, 401));
+    expect((await compact({ hour: '2026-03-01T10' })).code).toBe(0);
+    const before = await rowsOf('10');
+    const lines = rawObjectLines({ lines: 40, seed: 400, startMs: Date.UTC(2026, 2, 1, 10, 5, 0) }).lines;
+    const idOf = (line: Buffer) => String(JSON.parse(line.toString('utf8')).event_id);
+    const kept = new Set(lines.slice(10).map(idOf));
+    const gone = new Set(
+      lines
+        .slice(0, 10)
+        .map(idOf)
+        .filter((id) => !kept.has(id)),
+    );
+    const fixed = gzipSync(
+      Buffer.concat([...lines.slice(0, 10).map(() => Buffer.from('{"broken\n')), ...lines.slice(10)]),
+    );
+    // Act
+    await deliver(rawKey('10', 1), fixed);
+    const markers = (await listKeys(clients.s3, BUCKET, 'lake/')).filter((k) => k.includes('/_reformatted-'));
+    const run = await compact({ hour: '2026-03-01T10' });
+    const again = await compact({ hour: '2026-03-01T10' });
+    // Assess
+    expect(gone.size).toBeGreaterThan(0);
+    expect(markers.length).toBeGreaterThan(0);
+    expect(markers.every((k) => k.includes('/dt=2026-03-01/hour=10/'))).toBe(true);
+    expect(run.code).toBe(0);
+    expect(run.out.at(-2)).toContain(`, ${gone.size} event(s) a re-format no longer writes removed)`);
+    const expected = Object.fromEntries(
+      Object.entries(before).map(([t, rows]) => [t, rows.filter((r) => !gone.has(String(r.event_id)))]),
+    );
+    expect(await rowsOf('10')).toEqual(expected);
+    expect(await storedCount('10')).toBe(Object.values(expected).reduce((n, rows) => n + rows.length, 0));
+    expect((await listKeys(clients.s3, BUCKET, 'lake/')).filter((k) => k.includes('/_reformatted-'))).toEqual(
+      [],
+    );
+    expect(again.out[0]).toMatch(/^nothing to do: /);
+    const manifests = (await listKeys(clients.s3, BUCKET, 'lake/_compaction/')).filter((k) =>
+      k.endsWith('/dt=2026-03-01/hour=10.json'),
+    );
+    expect(manifests.length).toBeGreaterThan(0);
+    for (const key of manifests) {
+      const m = JSON.parse((await readObject(clients.s3, BUCKET, key)).toString('utf8'));
+      expect(m.rows_in).toBe(m.rows_out + m.duplicates_removed + m.reformat_removed);
+    }
+  });
+
   it('answers every query of the hour with the same count while compaction runs', async () => {
     // Prepare: hour 05 in many small objects
     for (let n = 1; n <= 12; n++) await deliver(rawKey('05', n), rawObject(5, n * 4, 100 + n, 30));

@@ -75,6 +75,7 @@ describe('compaction planning', () => {
       action: 'compact',
       hour: HOUR,
       inputs: [file('a-s0000.parquet'), file('b-s0000.parquet')],
+      markers: [],
       generation: generationOf(files),
       bytes: 200,
     });
@@ -136,6 +137,24 @@ describe('compaction planning', () => {
     expect(rewritten.action).toBe('compact');
   });
 
+  it('compacts a compacted hour again when a re-format left its marker there, and not once that marker is applied', () => {
+    // Prepare
+    const out = file('compacted-0123456789abcdef-0.parquet');
+    const marker = file('_reformatted-a-1234abcd.json', 80);
+    const manifest = manifestOf([out], [], '2026-03-01T05:40:00Z');
+    const plan = (markers: StoredFile[], m: CompactionManifest) =>
+      planHour({ hour: HOUR, files: [out], markers, manifest: m, now: LATER, settleMinutes: 30 });
+    // Act
+    const marked = plan([marker], manifest);
+    const applied = plan([marker], { ...manifest, markers: [marker] });
+    const rewritten = plan([{ ...marker, etag: 'other' }], { ...manifest, markers: [marker] });
+    // Assess
+    expect(marked).toMatchObject({ action: 'compact', inputs: [out], markers: [marker] });
+    expect(marked.action === 'compact' && marked.generation).not.toBe(generationOf([out]));
+    expect(applied.action).toBe('none');
+    expect(rewritten.action).toBe('compact');
+  });
+
   it('gives the same inputs the same generation and other inputs another one', () => {
     // Act / Assess
     expect(generationOf([file('a'), file('b')])).toBe(generationOf([file('b'), file('a')]));
@@ -151,6 +170,7 @@ describe('compaction planning', () => {
       action: 'compact',
       hour: { ...HOUR, hour },
       inputs: [],
+      markers: [],
       generation: hour,
       bytes,
     });
