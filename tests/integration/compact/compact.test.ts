@@ -259,7 +259,10 @@ describe('logbase compact on the local stack', () => {
     expect(run.code).toBe(0);
     expect(run.out.at(-2)).toContain(`, ${gone.size} event(s) a re-format no longer writes removed)`);
     const expected = Object.fromEntries(
-      Object.entries(before).map(([t, rows]) => [t, rows.filter((r) => !gone.has(String(r.event_id)))]),
+      Object.entries(before).map(([t, rows]) => [
+        t,
+        (rows as { event_id: unknown }[]).filter((r) => !gone.has(String(r.event_id))),
+      ]),
     );
     expect(await rowsOf('10')).toEqual(expected);
     expect(await storedCount('10')).toBe(Object.values(expected).reduce((n, rows) => n + rows.length, 0));
