@@ -9,7 +9,7 @@
  * the raw objects with no manifest (freshness), the day before's report, and what ScoreShard skipped.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { getBytes, listKeys, listObjects, putBytes, scanItems } from '../aws/batch';
 import type { FormatManifest } from '../domain/format/records';
@@ -141,7 +141,7 @@ export async function publishReportTask(
         const keys = await listKeys(deps.s3, bucket, `lake/${s.type}/v${s.version}/dt=${dt}/`);
         const parquet = keys.filter((k) => k.endsWith('.parquet'));
         const files = await mapLimit(parquet, 8, (key, i) =>
-          download(key, `${dt}-${s.type}-v${s.version}-${i}.parquet`),
+          download(key, `${dt}-${s.type}-v${s.version}-${String(i).padStart(6, '0')}-${basename(key)}`),
         );
         if (dt === date) {
           const hasTab = s.fields.some((f) => f.name === 'tab');

@@ -1,3 +1,4 @@
+import { duckDbDedup, rowNumberSql } from '../compact/dedup';
 import { figure, KPI_REPORT_VERSION, type KpiReport, type ReportStage, ratio } from './model';
 
 /**
@@ -7,7 +8,10 @@ import { figure, KPI_REPORT_VERSION, type KpiReport, type ReportStage, ratio } f
  * Pure: no AWS imports.
  */
 
-/** One lake Parquet file downloaded for the report: its event type and whether its schema has `tab`. */
+/**
+ * One lake Parquet file downloaded for the report: its event type and whether its schema has `tab`. Its
+ * path keeps the key's order and file name (`<n>-<name>`), so the dedup rule's tiebreak sees what a query sees.
+ */
 export interface LakeFile {
   path: string;
   eventType: string;
@@ -30,7 +34,12 @@ export function dayEventsSql(files: readonly LakeFile[]): string {
   return [...groups.values()]
     .map((group) => {
       const tab = group[0]?.hasTab ? 'tab' : 'NULL::VARCHAR AS tab';
-      return `SELECT event_type, user_id, platform, ${tab}, occurred_at FROM read_parquet([${group.map((f) => quote(f.path)).join(', ')}], union_by_name = true)`;
+      // Each event once, by the lake's dedup rule: a Firehose redelivery, a client resend after a 503, or a
+      // compaction's inputs still beside its output (the grace period) are one event, as every query reads them.
+      return (
+        `SELECT event_type, user_id, platform, ${tab}, occurred_at FROM read_parquet([${group.map((f) => quote(f.path)).join(', ')}], union_by_name = true, filename = true) ` +
+        `QUALIFY ${rowNumberSql(duckDbDedup('filename', []))} = 1`
+      );
     })
     .join(' UNION ALL ');
 }

@@ -1,15 +1,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CopyObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { demoReport } from '../../../cli/commands/dev';
 import { generateTraffic, steadyClock } from '../../../cli/traffic';
+import { manifestKey } from '../../../lib/domain/format/records';
 import { type KpiReport, parseReport } from '../../../lib/domain/report';
 import { reportKeys } from '../../../lib/domain/report/kpi';
 import { launchChromium } from '../../helpers/chromium';
 import { drawnCharts } from '../../helpers/report-page';
 import { API_KEY, BUCKET, usePlatform } from '../collect/platform';
-import { listKeys, readObject } from '../local/harness';
+import { eventually, listKeys, readObject } from '../local/harness';
 
 /**
  * The KPI report on the whole local platform, as `npm start -- --demo` makes it: events posted through
@@ -44,7 +46,9 @@ async function lakeCounts(date: string) {
   );
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
-  const all = `read_parquet([${files.join(', ')}], union_by_name = true)`;
+  const stored = `read_parquet([${files.join(', ')}], union_by_name = true)`;
+  // Each event once (a redelivered object stores its events twice): the first copy of every event id.
+  const all = `(SELECT * FROM ${stored} QUALIFY row_number() OVER (PARTITION BY event_id) = 1)`;
   const rows = async (sql: string) =>
     (await c.runAndReadAll(sql))
       .getRowObjectsJS()
@@ -58,9 +62,10 @@ async function lakeCounts(date: string) {
     `SELECT platform, count(*) FILTER (WHERE event_type = 'impression') AS impressions, count(*) FILTER (WHERE event_type = 'click') AS clicks FROM ${all} WHERE event_type IN ('impression', 'click') GROUP BY platform ORDER BY platform`,
   );
   const byType = await rows(`SELECT event_type, count(*) AS count FROM ${all} GROUP BY 1 ORDER BY 1`);
+  const [storedRows] = await rows(`SELECT count(*) AS n FROM ${stored}`);
   c.closeSync();
   rmSync(dir, { recursive: true, force: true });
-  return { files: files.length, headline, byPlatform, byType };
+  return { files: files.length, headline, byPlatform, byType, storedRows: Number(storedRows?.n) };
 }
 
 describe('The KPI report of a day of events on the local platform', () => {
@@ -206,14 +211,29 @@ describe('The KPI report of a day of events on the local platform', () => {
     }
   });
 
-  it('gives the same report.json on a second run of the date, but for its run id and times', async () => {
-    // Prepare
+  it('gives the same report.json on a second run of the date after Firehose redelivered a raw object, but for its run id and times', async () => {
+    // Prepare: one of the day's raw objects delivered again under another key, formatted again by the stack
     const first = await report(date);
+    const raw = (await listKeys(platform.clients.s3, BUCKET, 'raw/events/')).filter((k) =>
+      k.includes(`dt=${date}/`),
+    );
+    const source = raw[0] as string;
+    const redelivered = `${source}-redelivered`;
+    await platform.clients.s3.send(
+      new CopyObjectCommand({ Bucket: BUCKET, CopySource: `${BUCKET}/${source}`, Key: redelivered }),
+    );
+    await eventually(
+      `the formatter's manifest of ${redelivered}`,
+      async () => (await listKeys(platform.clients.s3, BUCKET, manifestKey(redelivered))).length > 0,
+      60_000,
+    );
+    const lake = await lakeCounts(date);
 
     // Act
     const again = await platform.stack.stepFunctions.start(MACHINE, { date }).result;
 
     // Assess
+    expect(lake.storedRows).toBeGreaterThan(Number(lake.headline?.events));
     expect(again.status).toBe('SUCCEEDED');
     const second = await report(date);
     const stable = (r: KpiReport) => ({

@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
@@ -109,5 +110,52 @@ describe('formatParquet', () => {
     expect(puts.map((p) => p.Key)).toContain(
       'lake/_manifests/clicks/dt=2026-03-01/hour=03/logbase-local-clicks-1-2026-03-01-03-05-11-0b6a5c1e-8f3d-4a9b-9c1d-2e7f4a6b8c90.gz.json',
     );
+  });
+
+  it('leaves a re-format marker in every hour its earlier run wrote to, naming what it writes there now', async () => {
+    // Prepare: an earlier run wrote clicks into 03 and 04; the object is gone now, so this run writes nothing
+    const manifest =
+      'lake/_manifests/clicks/dt=2026-03-01/hour=03/logbase-local-clicks-1-2026-03-01-03-05-11-0b6a5c1e-8f3d-4a9b-9c1d-2e7f4a6b8c90.gz.json';
+    const earlier = (hour: string, name = 'x-s0000.parquet') => ({
+      key: `lake/click/v1/dt=2026-03-01/hour=${hour}/${name}`,
+      type: 'click',
+      version: 1,
+      dt: '2026-03-01',
+      hour,
+      rows: 3,
+      bytes: 100,
+    });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: manifest }] });
+    s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: {} }));
+    s3.on(GetObjectCommand, { Key: manifest }).resolves({
+      Body: {
+        transformToString: async () =>
+          JSON.stringify({ outputs: [earlier('03'), earlier('04'), earlier('04', 'x-s0001.parquet')] }),
+      },
+    } as never);
+    s3.on(PutObjectCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+    // Act
+    await formatS3Event(loadEvent<S3Event>('s3', 'object-created-clicks'), deps());
+    // Assess
+    const markers = s3
+      .commandCalls(PutObjectCommand)
+      .map((c) => c.args[0].input)
+      .filter((p) => p.Key?.includes('/_reformatted-'));
+    expect(markers.map((m) => m.Key)).toEqual([
+      expect.stringMatching(
+        /^lake\/click\/v1\/dt=2026-03-01\/hour=03\/_reformatted-logbase-local-clicks-.*-[0-9a-f]{8}\.json$/,
+      ),
+      expect.stringMatching(/^lake\/click\/v1\/dt=2026-03-01\/hour=04\/_reformatted-/),
+    ]);
+    expect(JSON.parse(String(markers[0]?.Body))).toMatchObject({
+      source: expect.stringMatching(/^raw\/clicks\//),
+      current: [],
+    });
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
+      earlier('03').key,
+      earlier('04').key,
+      earlier('04', 'x-s0001.parquet').key,
+    ]);
   });
 });

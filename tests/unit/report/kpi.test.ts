@@ -190,22 +190,31 @@ describe('the KPI report of a day, from the lake queries', () => {
 });
 
 describe('the KPI queries in DuckDB', () => {
-  it('count by type, platform and tab (an action has no tab), and tell returning users from new ones', async () => {
-    // Prepare: the day's impressions and actions, and an earlier day where only u1 was seen
+  it('count each event once by type, platform and tab (an action has no tab), and tell returning users from new ones', async () => {
+    // Prepare: the day's impressions and actions, a Firehose redelivery of the impressions' object and a
+    // compaction's output beside its input (its grace period), and an earlier day where only u1 was seen
     const dir = mkdtempSync(join(tmpdir(), 'kpi-sql-'));
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     const file = (name: string) => join(dir, name);
+    const envelope = (id: string) => `'${id}', TIMESTAMPTZ '2026-11-30 05:00:00+00', 'req-${id}'`;
+    const impressions = `SELECT * FROM (VALUES ('impression', 'u1', 'ios', 'top', TIMESTAMPTZ '2026-11-30 01:00:00+00', ${envelope('e1')}), ('impression', 'u2', 'web', 'top', TIMESTAMPTZ '2026-11-30 02:00:00+00', ${envelope('e2')}), ('click', 'u2', 'web', 'top', TIMESTAMPTZ '2026-11-30 03:00:00+00', ${envelope('e3')})) AS t(event_type, user_id, platform, tab, occurred_at, event_id, received_at, request_id)`;
+    await c.run(`COPY (${impressions}) TO '${file('000000-a-s0000.parquet')}' (FORMAT parquet)`);
+    await c.run(`COPY (${impressions}) TO '${file('000001-b-s0000.parquet')}' (FORMAT parquet)`);
     await c.run(
-      `COPY (SELECT * FROM (VALUES ('impression', 'u1', 'ios', 'top', TIMESTAMPTZ '2026-11-30 01:00:00+00'), ('impression', 'u2', 'web', 'top', TIMESTAMPTZ '2026-11-30 02:00:00+00'), ('click', 'u2', 'web', 'top', TIMESTAMPTZ '2026-11-30 03:00:00+00')) AS t(event_type, user_id, platform, tab, occurred_at)) TO '${file('i.parquet')}' (FORMAT parquet)`,
+      `COPY (${impressions}) TO '${file('000002-compacted-0123456789abcdef-0.parquet')}' (FORMAT parquet)`,
     );
     await c.run(
-      `COPY (SELECT * FROM (VALUES ('action', 'u3', 'android', TIMESTAMPTZ '2026-11-30 04:00:00+00')) AS t(event_type, user_id, platform, occurred_at)) TO '${file('a.parquet')}' (FORMAT parquet)`,
+      `COPY (SELECT * FROM (VALUES ('action', 'u3', 'android', TIMESTAMPTZ '2026-11-30 04:00:00+00', ${envelope('e4')})) AS t(event_type, user_id, platform, occurred_at, event_id, received_at, request_id)) TO '${file('a.parquet')}' (FORMAT parquet)`,
     );
     await c.run(`COPY (SELECT 'u1' AS user_id) TO '${file('e.parquet')}' (FORMAT parquet)`);
     const sql = kpiSql({
       day: [
-        { path: file('i.parquet'), eventType: 'impression', hasTab: true },
+        ...[
+          '000000-a-s0000.parquet',
+          '000001-b-s0000.parquet',
+          '000002-compacted-0123456789abcdef-0.parquet',
+        ].map((name) => ({ path: file(name), eventType: 'impression', hasTab: true })),
         { path: file('a.parquet'), eventType: 'action', hasTab: false },
       ],
       earlier: [file('e.parquet')],
