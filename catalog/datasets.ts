@@ -127,6 +127,7 @@ export const S3_DATASETS: S3Declaration[] = [
     members: {
       article_stats: 'impressions, clicks and the smoothed CTR per article over the windows',
       push_candidates: 'the users and articles proposed for a push notification per day',
+      daily_users: "the day's distinct user ids (the KPI report's returning-user lookback reads these)",
     },
     retention: {
       keep: 'small daily tables; past days explain past recommendations',

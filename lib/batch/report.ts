@@ -8,7 +8,7 @@
  * quarantined), the collect and articles quarantine objects, ArticleVectors' and UserVectors' updated_at,
  * the raw objects with no manifest (freshness), the day before's report, and what ScoreShard skipped.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { getBytes, listKeys, listObjects, putBytes, scanItems } from '../aws/batch';
@@ -17,6 +17,7 @@ import { type ListedObject, rawBacklog } from '../domain/freshness';
 import { InvalidReportError, type KpiReport, parseReport, renderReportHtml } from '../domain/report';
 import {
   type CountRow,
+  dailyUsersKey,
   dayBefore,
   kpiReport,
   kpiSql,
@@ -37,10 +38,31 @@ export interface PublishReportOutput {
   dailyActiveUsers: number;
   events: number;
   lakeFiles: { day: number; earlier: number };
+  /** The lookback days read from their users marts, and those read from the lake (no report wrote their mart). */
+  earlierDays: { fromMarts: number; fromLake: number };
+  /** The day's users mart written (dailyUsersKey). */
+  dailyUsers: string;
 }
 
 /** The raw datasets the formatter reads, and where its manifests of them go. */
 const RAW_DATASETS = ['events', 'clicks'] as const;
+
+/**
+ * The manifests of distinct raw deliveries: one per (ETag, size) of the source object, the first by key
+ * (a manifest without an ETag, an object gone before it was read, always counts).
+ */
+export function distinctDeliveries(manifests: readonly FormatManifest[]): FormatManifest[] {
+  const seen = new Set<string>();
+  return [...manifests]
+    .sort((a, b) => (a.source.key < b.source.key ? -1 : a.source.key > b.source.key ? 1 : 0))
+    .filter((m) => {
+      if (m.source.etag === undefined) return true;
+      const id = `${m.source.etag}\u0000${m.source.size ?? ''}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+}
 
 /** Runs `work` over `items`, `limit` at a time, keeping the order of the results. */
 async function mapLimit<T, R>(
@@ -136,7 +158,18 @@ export async function publishReportTask(
     };
     const day: LakeFile[] = [];
     const earlier: string[] = [];
+    const earlierDays = { fromMarts: 0, fromLake: 0 };
     for (const dt of [date, ...datesBetween(dayBefore(date, settings.lookbackDays), dayBefore(date))]) {
+      // A day before with a users mart (an earlier report wrote it): one small file instead of its events.
+      if (dt !== date) {
+        const mart = dailyUsersKey(dt);
+        if ((await listKeys(deps.s3, bucket, mart)).includes(mart)) {
+          earlier.push(await download(mart, `${dt}-daily-users.parquet`));
+          earlierDays.fromMarts += 1;
+          continue;
+        }
+        earlierDays.fromLake += 1;
+      }
       for (const s of schemas) {
         const keys = await listKeys(deps.s3, bucket, `lake/${s.type}/v${s.version}/dt=${dt}/`);
         const parquet = keys.filter((k) => k.endsWith('.parquet'));
@@ -150,6 +183,7 @@ export async function publishReportTask(
       }
     }
 
+    const usersFile = join(dir, 'daily-users.parquet');
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(':memory:', {
       threads: '1',
@@ -176,6 +210,9 @@ export async function publishReportTask(
       };
       const [n] = (await c.runAndReadAll(sql.newestClick)).getRowObjectsJS();
       newestClickMs = n?.newest_click_ms === null || n === undefined ? null : Number(n.newest_click_ms);
+      await c.run(
+        `COPY (${sql.dailyUsers}) TO '${usersFile.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`,
+      );
     } finally {
       c.closeSync();
       db.closeSync();
@@ -193,8 +230,10 @@ export async function publishReportTask(
       async (key) =>
         JSON.parse(Buffer.from(await getBytes(deps.s3, bucket, key)).toString('utf8')) as FormatManifest,
     );
-    const linesRead = manifests.reduce((t, m) => t + m.lines_read, 0);
-    const linesQuarantined = manifests.reduce((t, m) => t + m.lines_quarantined, 0);
+    // A raw object Firehose delivered twice (the same bytes under another key) is read once: it is not more traffic.
+    const delivered = distinctDeliveries(manifests);
+    const linesRead = delivered.reduce((t, m) => t + m.lines_read, 0);
+    const linesQuarantined = delivered.reduce((t, m) => t + m.lines_quarantined, 0);
     const collectQuarantined = await countGzipLines(deps, `quarantine/collect/dt=${date}/`);
     const articlesQuarantined = await countGzipLines(deps, `quarantine/articles/dt=${date}/`);
     const articleItems = await scanItems(deps.ddb, {
@@ -257,6 +296,13 @@ export async function publishReportTask(
     const keys = reportKeys(date);
     await putBytes(deps.s3, bucket, keys.json, `${JSON.stringify(report, null, 2)}\n`, 'application/json');
     await putBytes(deps.s3, bucket, keys.html, renderReportHtml(report), 'text/html; charset=utf-8');
+    await putBytes(
+      deps.s3,
+      bucket,
+      dailyUsersKey(date),
+      readFileSync(usersFile),
+      'application/vnd.apache.parquet',
+    );
     return {
       date,
       status: report.status,
@@ -265,6 +311,8 @@ export async function publishReportTask(
       dailyActiveUsers: report.headline.daily_active_users.value,
       events: report.headline.events.value,
       lakeFiles: { day: day.length, earlier: earlier.length },
+      earlierDays,
+      dailyUsers: dailyUsersKey(date),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@
  *   marts/push_candidates/dt=<date>/push_candidates.parquet   (PushCandidates, lib/batch/push.ts)
  *   batch/dt=<date>/summary.json             the run summary (Summarize)
  */
+
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
@@ -52,6 +53,7 @@ import {
 } from '../domain/batch/stats';
 import type { ScoringWeights } from '../domain/scoring';
 import type { PushCandidatesOutput } from './push';
+import type { PublishReportOutput } from './report';
 
 export interface BatchConfig {
   bucket: string;
@@ -519,6 +521,8 @@ export interface RunSummary extends RunRef {
   skipped: { count: number; named: Skipped[] };
   /** PushCandidates' counts and mart. */
   push: PushCandidatesOutput;
+  /** PublishReport's keys and figures (where its lookback days were read from), when it ran. */
+  report?: PublishReportOutput;
 }
 
 /** The run's summary, written to batch/dt=<date>/summary.json and returned as the execution's output. */
@@ -528,10 +532,11 @@ export async function summarizeTask(
     sharding: ShardUsersOutput;
     shardResults: (ScoreShardOutput & { written: number })[];
     push: PushCandidatesOutput;
+    report?: PublishReportOutput;
   },
   deps: BatchDeps,
 ): Promise<RunSummary> {
-  const { run, sharding, shardResults, push } = event;
+  const { run, sharding, shardResults, push, report } = event;
   const skipped = summarizeSkipped(shardResults.map((s) => s.skipped.named));
   const summary: RunSummary = {
     date: run.date,
@@ -549,6 +554,7 @@ export async function summarizeTask(
     },
     skipped: { count: shardResults.reduce((s, r) => s + r.skipped.count, 0), named: skipped.named },
     push,
+    ...(report ? { report } : {}),
   };
   await putBytes(
     deps.s3,

@@ -44,11 +44,16 @@ export function dayEventsSql(files: readonly LakeFile[]): string {
     .join(' UNION ALL ');
 }
 
-/** The queries of the report, each returning rows the mapping below reads. */
+/**
+ * The queries of the report, each returning rows the mapping below reads (`dailyUsers`: the day's users
+ * mart). `earlier` are the lookback days' files with a `user_id` column: their users marts, or, for a day
+ * no report wrote one for, its lake files.
+ */
 export function kpiSql(input: { day: readonly LakeFile[]; earlier: readonly string[] }): {
   counts: string;
   users: string;
   newestClick: string;
+  dailyUsers: string;
 } {
   const day = `(${dayEventsSql(input.day)})`;
   const earlier =
@@ -61,6 +66,7 @@ export function kpiSql(input: { day: readonly LakeFile[]; earlier: readonly stri
 FROM (SELECT DISTINCT user_id FROM ${day} AS d WHERE user_id IS NOT NULL) AS t
 LEFT JOIN (${earlier}) AS e ON t.user_id = e.user_id`,
     newestClick: `SELECT epoch_ms(max(occurred_at))::BIGINT AS newest_click_ms FROM ${day} AS d WHERE event_type = 'click'`,
+    dailyUsers: `SELECT DISTINCT user_id FROM ${day} AS d WHERE user_id IS NOT NULL ORDER BY user_id`,
   };
 }
 
@@ -241,6 +247,12 @@ export function kpiReport(input: KpiInput): KpiReport {
 export function dayBefore(date: string, days = 1): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
 }
+
+/**
+ * Where PublishReport keeps the day's distinct user ids (`user_id`, sorted): a later report's lookback
+ * reads these small marts instead of downloading every event of the seven days before.
+ */
+export const dailyUsersKey = (date: string) => `marts/daily_users/dt=${date}/users.parquet`;
 
 /** Where a date's report goes. */
 export const reportKeys = (date: string) => ({

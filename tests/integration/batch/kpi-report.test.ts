@@ -7,8 +7,9 @@ import { demoReport } from '../../../cli/commands/dev';
 import { generateTraffic, steadyClock } from '../../../cli/traffic';
 import { manifestKey } from '../../../lib/domain/format/records';
 import { type KpiReport, parseReport } from '../../../lib/domain/report';
-import { reportKeys } from '../../../lib/domain/report/kpi';
+import { dailyUsersKey, reportKeys } from '../../../lib/domain/report/kpi';
 import { launchChromium } from '../../helpers/chromium';
+import { readParquet } from '../../helpers/parquet';
 import { drawnCharts } from '../../helpers/report-page';
 import { API_KEY, BUCKET, usePlatform } from '../collect/platform';
 import { eventually, listKeys, readObject } from '../local/harness';
@@ -151,6 +152,10 @@ describe('The KPI report of a day of events on the local platform', () => {
     ]);
     expect(published.freshness.oldest_unformatted_raw).toBeNull();
     expect(published.headline.daily_active_users.previous).toBeNull();
+    // The day's users mart, which later reports' lookback reads instead of this day's events
+    const mart = await readParquet(await readObject(platform.clients.s3, BUCKET, dailyUsersKey(date)));
+    expect(mart.rows).toHaveLength(Number(lake.headline?.dau));
+    expect(mart.rows.map((r) => r.user_id)).toEqual([...new Set(mart.rows.map((r) => r.user_id))].sort());
 
     // Assess: the stack's HTTP API serves that page as the latest
     const page = await fetch(`${platform.stack.endpoints.http}/reports/kpi/latest`);
@@ -282,5 +287,10 @@ describe('The KPI report of a day of events on the local platform', () => {
     });
     expect(next.headline.clicks.previous).toBe(today.headline.clicks.value);
     expect(next.headline.ctr.previous).toBe(today.headline.ctr.value);
+    // Its lookback read the day before from that day's users mart, the six days before it from the lake
+    expect((ended.output as { report: { earlierDays: unknown } }).report.earlierDays).toEqual({
+      fromMarts: 1,
+      fromLake: 6,
+    });
   }, 120_000);
 });

@@ -84,6 +84,7 @@ describe('logbase datasets on the local stack', () => {
       'quarantine/collect',
       'quarantine/format',
       'marts/article_stats',
+      'marts/daily_users',
       'marts/push_candidates',
       'reports/kpi',
       'batch',

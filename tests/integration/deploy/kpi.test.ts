@@ -35,7 +35,7 @@ describe('The packaged template for the KPI report', () => {
     });
   });
 
-  it('gives PublishReport exactly the reads of the lake, raw, quarantine and reports, and writes only under reports/kpi/', () => {
+  it('gives PublishReport exactly the reads of the lake, its users marts, raw, quarantine and reports, and writes only under reports/kpi/ and marts/daily_users/', () => {
     // Prepare
     const statements = (
       template.Resources.BatchPublishReportIamRoleLambdaExecution?.Properties?.Policies ?? []
@@ -53,11 +53,12 @@ describe('The packaged template for the KPI report', () => {
       's3:ListBucket': [data('')],
       's3:GetObject': [
         data('/lake/*'),
+        data('/marts/daily_users/*'),
         data('/quarantine/collect/*'),
         data('/quarantine/articles/*'),
         data('/reports/kpi/*'),
       ],
-      's3:PutObject': [data('/reports/kpi/*')],
+      's3:PutObject': [data('/reports/kpi/*'), data('/marts/daily_users/*')],
       'dynamodb:Scan': [arn('UserVectorsTable'), arn('ArticleVectorsTable')],
       'xray:PutTraceSegments': ['*'],
       'xray:PutTelemetryRecords': ['*'],
@@ -66,6 +67,7 @@ describe('The packaged template for the KPI report', () => {
       StringLike: {
         's3:prefix': [
           'lake/*',
+          'marts/daily_users/*',
           'raw/events/*',
           'raw/clicks/*',
           'quarantine/collect/*',

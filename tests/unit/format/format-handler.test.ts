@@ -15,6 +15,7 @@ import {
   decodeKey,
   type FormatDeps,
   formatS3Event,
+  reformatMarkers,
   TransientFormatError,
 } from '../../../functions/format-parquet/format';
 import { ParsedLineCheck } from '../../../lib/domain/format/stored-lines';
@@ -156,6 +157,46 @@ describe('formatParquet', () => {
       earlier('03').key,
       earlier('04').key,
       earlier('04', 'x-s0001.parquet').key,
+    ]);
+  });
+
+  it("names, in each earlier hour's marker, the files this run wrote there with their ETags, sorted", () => {
+    // Prepare
+    const out = (hour: string, name: string) => ({
+      key: `lake/click/v1/dt=2026-03-01/hour=${hour}/${name}`,
+      type: 'click',
+      version: 1,
+      dt: '2026-03-01',
+      hour,
+      rows: 1,
+      bytes: 1,
+    });
+    const etags = new Map([
+      [out('03', 'a-s0001.parquet').key, 'e2'],
+      [out('03', 'a-s0000.parquet').key, 'e1'],
+    ]);
+    // Act
+    const markers = reformatMarkers(
+      'raw/events/a.gz',
+      'a',
+      [out('03', 'a-s0000.parquet'), out('05', 'a-s0000.parquet')],
+      [out('03', 'a-s0001.parquet'), out('03', 'a-s0000.parquet'), out('04', 'a-s0000.parquet')],
+      etags,
+    );
+    // Assess
+    expect(markers).toEqual([
+      {
+        key: 'lake/click/v1/dt=2026-03-01/hour=03/_reformatted-a.json',
+        marker: {
+          source: 'raw/events/a.gz',
+          stem: 'a',
+          current: ['a-s0000.parquet@e1', 'a-s0001.parquet@e2'],
+        },
+      },
+      {
+        key: 'lake/click/v1/dt=2026-03-01/hour=05/_reformatted-a.json',
+        marker: { source: 'raw/events/a.gz', stem: 'a', current: [] },
+      },
     ]);
   });
 });

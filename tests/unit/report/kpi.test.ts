@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { skippedInputs } from '../../../lib/batch/report';
+import { distinctDeliveries, skippedInputs } from '../../../lib/batch/report';
+import type { FormatManifest } from '../../../lib/domain/format/records';
 import { parseReport } from '../../../lib/domain/report';
 import {
   type CountRow,
@@ -239,5 +240,32 @@ describe('the KPI queries in DuckDB', () => {
     expect(users.map((r) => [Number(r.daily_active_users), Number(r.returning_users)])).toEqual([[3, 1]]);
     expect(Number(newest[0]?.newest_click_ms)).toBe(Date.parse('2026-11-30T03:00:00Z'));
     expect(none.map((r) => Number(r.daily_active_users))).toEqual([0]);
+  });
+});
+
+describe("the quarantine rate's deliveries", () => {
+  it('reads a raw object Firehose delivered twice (same ETag and size, another key) once, and one without an ETag always', () => {
+    // Prepare
+    const manifest = (key: string, etag: string | undefined, size = 10): FormatManifest =>
+      ({
+        source: { bucket: 'b', key, size, ...(etag ? { etag } : {}) },
+        lines_read: 5,
+        lines_quarantined: 1,
+      }) as never;
+    // Act
+    const kept = distinctDeliveries([
+      manifest('raw/events/b.gz', 'e1'),
+      manifest('raw/events/a.gz', 'e1'),
+      manifest('raw/events/c.gz', 'e1', 11),
+      manifest('raw/events/gone-1.gz', undefined),
+      manifest('raw/events/gone-2.gz', undefined),
+    ]);
+    // Assess
+    expect(kept.map((m) => m.source.key)).toEqual([
+      'raw/events/a.gz',
+      'raw/events/c.gz',
+      'raw/events/gone-1.gz',
+      'raw/events/gone-2.gz',
+    ]);
   });
 });
