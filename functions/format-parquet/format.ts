@@ -16,6 +16,7 @@ import {
   putJson,
   readManifest,
 } from '../../lib/aws/format-s3';
+import { readCompactionManifest } from '../../lib/compact/compact-lake';
 import { type ReformatMarker, reformatMarkerKey, sourceOf } from '../../lib/domain/compact/reformat';
 import {
   type FormatManifest,
@@ -203,7 +204,10 @@ async function formatOne(
     const stale = (previous?.outputs ?? []).map((o) => o.key).filter((k) => !current.has(k));
     await deleteKeys(s3, bucket, stale);
     // After the stale deletes: a compaction that sees a marker sees this run's files and no earlier ones.
-    const markers = previous ? reformatMarkers(key, stem, previous.outputs, outputs, etags) : [];
+    // Only where a compaction merged the earlier files (elsewhere deleting or overwriting them was enough).
+    const markers = previous
+      ? reformatMarkers(key, stem, await compactedOutputs(s3, bucket, previous.outputs), outputs, etags)
+      : [];
     await inParallel(markers, 4, (m) => putJson(s3, bucket, m.key, m.marker));
 
     metrics.addMetric('LinesRead', MetricUnit.Count, outcome.linesRead);
@@ -258,4 +262,22 @@ export function reformatMarkers(
         .sort(),
     },
   }));
+}
+
+/** The earlier outputs that a compaction of their hour merged (its manifest lists them among its inputs). */
+async function compactedOutputs(
+  s3: S3Client,
+  bucket: string,
+  earlier: readonly OutputFile[],
+): Promise<OutputFile[]> {
+  const byHour = new Map<string, OutputFile[]>();
+  for (const o of earlier) byHour.set(prefixOf(o.key), [...(byHour.get(prefixOf(o.key)) ?? []), o]);
+  const out: OutputFile[] = [];
+  for (const files of byHour.values()) {
+    const first = files[0] as OutputFile;
+    const manifest = await readCompactionManifest(s3, bucket, first);
+    const merged = new Set((manifest?.inputs ?? []).map((f) => f.key));
+    if (files.some((f) => merged.has(f.key))) out.push(...files);
+  }
+  return out;
 }

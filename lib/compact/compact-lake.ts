@@ -26,7 +26,7 @@ import {
   splitDeletes,
   type TableHour,
 } from '../domain/compact/plan';
-import { isReformatMarkerKey, type ReformatMarker, sourceOf } from '../domain/compact/reformat';
+import { isReformatMarkerKey, type ReformatMarker, sourceOf, stemOfName } from '../domain/compact/reformat';
 import type { HourMerger } from './merge';
 
 /**
@@ -199,6 +199,30 @@ function emptyOutcome(h: TableHour, action: HourOutcome['action'], files: Stored
   };
 }
 
+/**
+ * The markers of inputs rewritten since the last compaction read them (another ETag): a re-format that
+ * landed while that hour was being merged, before its manifest existed for the formatter to see, so it
+ * left no marker. Its object's current files are the hour's files of that stem now (none for a stem
+ * the formatter's own marker already covers).
+ */
+function rewrittenMarkers(
+  plan: Extract<HourPlan, { action: 'compact' }>,
+  explicit: readonly ReformatMarker[],
+): ReformatMarker[] {
+  const covered = new Set(explicit.map((m) => m.stem));
+  const stems = new Set(plan.rewritten.flatMap((key) => stemOfName(basename(key)) ?? []));
+  return [...stems]
+    .filter((stem) => !covered.has(stem))
+    .map((stem) => ({
+      source: `(an input of ${hourLabel(plan.hour)} rewritten after its last compaction read it)`,
+      stem,
+      current: plan.inputs
+        .filter((f) => stemOfName(basename(f.key)) === stem)
+        .map((f) => sourceOf(basename(f.key), f.etag))
+        .sort(),
+    }));
+}
+
 /** Deletes the due inputs of a manifest (those rewritten since are kept), then rewrites it. */
 async function deleteDue(
   deps: CompactDeps,
@@ -262,6 +286,7 @@ async function compactHour(
       download(deps.s3, deps.bucket, (inputs[i] as StoredFile).key, local[i] as string),
     );
     const reformatted = await Promise.all(plan.markers.map((m) => readMarker(deps.s3, deps.bucket, m.key)));
+    reformatted.push(...rewrittenMarkers(plan, reformatted));
     const merger = await deps.merger();
     const merged = await merger.merge({
       inputs: inputs.map((f, i) => ({

@@ -99,7 +99,9 @@ export class HourMerger {
     const origins = input.inputs
       .map((i) => `(${sqlString(i.file)}, ${i.origin === undefined ? 'NULL' : sqlString(i.origin)})`)
       .join(', ');
-    const markers = input.reformatted ?? [];
+    // One marker per stem (a second would join its rows twice): the first given wins.
+    const seen = new Set<string>();
+    const markers = (input.reformatted ?? []).filter((m) => !seen.has(m.stem) && Boolean(seen.add(m.stem)));
     const marked = markers.length
       ? `VALUES ${markers
           .map((m) => `(${sqlString(m.stem)}, [${m.current.map(sqlString).join(', ')}]::VARCHAR[])`)

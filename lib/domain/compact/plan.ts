@@ -126,6 +126,8 @@ export type HourPlan =
       inputs: StoredFile[];
       /** Re-format markers in the hour: their raw objects' earlier rows are dropped from compacted inputs. */
       markers: StoredFile[];
+      /** Formatter files the last compaction merged that were rewritten since (another ETag): re-formatted. */
+      rewritten: string[];
       generation: string;
       bytes: number;
     }
@@ -171,11 +173,18 @@ export function planHour(input: {
     ) {
       return { action: 'none', hour, files };
     }
+    const merged = new Map((manifest?.inputs ?? []).map((f) => [f.key, f.etag]));
+    const rewritten = files
+      .filter(
+        (f) => !isCompactedKey(f.key) && merged.get(f.key) !== undefined && f.etag !== merged.get(f.key),
+      )
+      .map((f) => f.key);
     return {
       action: 'compact',
       hour,
       inputs: files,
       markers,
+      rewritten,
       generation: generationOf([...files, ...markers]),
       bytes: files.reduce((n, f) => n + f.bytes, 0),
     };

@@ -37,7 +37,7 @@ export function sourceOf(name: string, etag: string | undefined): string {
 
 /** What a re-format leaves in an hour its earlier run wrote to. */
 export interface ReformatMarker {
-  /** The raw object re-formatted. */
+  /** The raw object re-formatted (or, when compaction left the marker, why). */
   source: string;
   /** Its files' name stem (outputStem). */
   stem: string;

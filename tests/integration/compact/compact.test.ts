@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runCompact } from '../../../cli/commands/compact';
 import { runLocalQuery } from '../../../cli/commands/query';
 import { objectCreatedEvent } from '../../../cli/ops/backfill';
@@ -278,6 +278,45 @@ describe('logbase compact on the local stack', () => {
       const m = JSON.parse((await readObject(clients.s3, BUCKET, key)).toString('utf8'));
       expect(m.rows_in).toBe(m.rows_out + m.duplicates_removed + m.reformat_removed);
     }
+  });
+
+  it('takes the removed rows out too when the re-format landed while its hour was being merged (no marker from the formatter)', async () => {
+    // Prepare: hour 11 compacted; then an object re-formatted with 10 lines rejected, its marker lost as if
+    // the formatter had looked for the hour's compaction manifest before that compaction wrote it
+    await deliver(rawKey('11', 1), rawObject(11, 5, 500));
+    await deliver(rawKey('11', 2), rawObject(11, 20, 501));
+    expect((await compact({ hour: '2026-03-01T11' })).code).toBe(0);
+    const before = await rowsOf('11');
+    const lines = rawObjectLines({ lines: 40, seed: 500, startMs: Date.UTC(2026, 2, 1, 11, 5, 0) }).lines;
+    const idOf = (line: Buffer) => String(JSON.parse(line.toString('utf8')).event_id);
+    const kept = new Set(lines.slice(10).map(idOf));
+    const gone = new Set(
+      lines
+        .slice(0, 10)
+        .map(idOf)
+        .filter((id) => !kept.has(id)),
+    );
+    const fixed = gzipSync(
+      Buffer.concat([...lines.slice(0, 10).map(() => Buffer.from('{"broken\n')), ...lines.slice(10)]),
+    );
+    await deliver(rawKey('11', 1), fixed);
+    for (const key of (await listKeys(clients.s3, BUCKET, 'lake/')).filter((k) =>
+      k.includes('/_reformatted-'),
+    ))
+      await clients.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+    // Act
+    const run = await compact({ hour: '2026-03-01T11' });
+    // Assess
+    expect(gone.size).toBeGreaterThan(0);
+    expect(run.out.at(-2)).toContain(`, ${gone.size} event(s) a re-format no longer writes removed)`);
+    expect(await rowsOf('11')).toEqual(
+      Object.fromEntries(
+        Object.entries(before).map(([t, rows]) => [
+          t,
+          (rows as { event_id: unknown }[]).filter((r) => !gone.has(String(r.event_id))),
+        ]),
+      ),
+    );
   });
 
   it('answers every query of the hour with the same count while compaction runs', async () => {

@@ -462,11 +462,19 @@ describe.each(['dev', 'prod'])('The packaged CloudFormation template for stage %
     ]);
     const on = (action: string) =>
       statements.find((s: { actions: string[] }) => s.actions.includes(action))?.resource ?? '';
-    expect(on('s3:GetObject')).toMatch(/raw\/events\/\*.*raw\/clicks\/\*.*lake\/_manifests\/\*/);
+    expect(on('s3:GetObject')).toMatch(
+      /raw\/events\/\*.*raw\/clicks\/\*.*lake\/_manifests\/\*.*lake\/_compaction\/\*/,
+    );
     expect(on('s3:GetObject')).not.toMatch(/raw\/\*|raw\/errors/);
     expect(on('s3:PutObject')).toMatch(/lake\/\*.*quarantine\/format\/\*/);
     expect(on('s3:DeleteObject')).toMatch(/data-ap-northeast-1\/lake\/\*"/);
     expect(on('sqs:SendMessage')).toBe(JSON.stringify({ 'Fn::GetAtt': ['FormatFailuresQueue', 'Arn'] }));
+    const listing = (role.Properties?.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .find((s: any) => list(s.Action).includes('s3:ListBucket'));
+    expect(listing.Condition).toEqual({
+      StringLike: { 's3:prefix': ['lake/_manifests/*', 'lake/_compaction/*'] },
+    });
   });
 
   // ---------------------------------------------------------------- batch scoring

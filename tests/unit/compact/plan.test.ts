@@ -76,6 +76,7 @@ describe('compaction planning', () => {
       hour: HOUR,
       inputs: [file('a-s0000.parquet'), file('b-s0000.parquet')],
       markers: [],
+      rewritten: [],
       generation: generationOf(files),
       bytes: 200,
     });
@@ -135,6 +136,8 @@ describe('compaction planning', () => {
       `${prefix}z-s0000.parquet`,
     ]);
     expect(rewritten.action).toBe('compact');
+    expect(rewritten.action === 'compact' && rewritten.rewritten).toEqual([input.key]);
+    expect(delta.action === 'compact' && delta.rewritten).toEqual([]);
   });
 
   it('compacts a compacted hour again when a re-format left its marker there, and not once that marker is applied', () => {
@@ -171,6 +174,7 @@ describe('compaction planning', () => {
       hour: { ...HOUR, hour },
       inputs: [],
       markers: [],
+      rewritten: [],
       generation: hour,
       bytes,
     });

@@ -113,8 +113,9 @@ describe('formatParquet', () => {
     );
   });
 
-  it('leaves a re-format marker in every hour its earlier run wrote to, naming what it writes there now', async () => {
-    // Prepare: an earlier run wrote clicks into 03 and 04; the object is gone now, so this run writes nothing
+  it('leaves a re-format marker in each compacted hour its earlier run wrote to, naming what it writes there now', async () => {
+    // Prepare: an earlier run wrote clicks into 03 (compacted since) and 04 (not); the object is gone now,
+    // so this run writes nothing
     const manifest =
       'lake/_manifests/clicks/dt=2026-03-01/hour=03/logbase-local-clicks-1-2026-03-01-03-05-11-0b6a5c1e-8f3d-4a9b-9c1d-2e7f4a6b8c90.gz.json';
     const earlier = (hour: string, name = 'x-s0000.parquet') => ({
@@ -126,8 +127,16 @@ describe('formatParquet', () => {
       rows: 3,
       bytes: 100,
     });
-    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: manifest }] });
+    const compaction = 'lake/_compaction/click/v1/dt=2026-03-01/hour=03.json';
+    s3.on(ListObjectsV2Command).resolves({});
+    s3.on(ListObjectsV2Command, { Prefix: manifest }).resolves({ Contents: [{ Key: manifest }] });
+    s3.on(ListObjectsV2Command, { Prefix: compaction }).resolves({ Contents: [{ Key: compaction }] });
     s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: {} }));
+    s3.on(GetObjectCommand, { Key: compaction }).resolves({
+      Body: {
+        transformToString: async () => JSON.stringify({ inputs: [{ key: earlier('03').key, bytes: 100 }] }),
+      },
+    } as never);
     s3.on(GetObjectCommand, { Key: manifest }).resolves({
       Body: {
         transformToString: async () =>
@@ -147,7 +156,6 @@ describe('formatParquet', () => {
       expect.stringMatching(
         /^lake\/click\/v1\/dt=2026-03-01\/hour=03\/_reformatted-logbase-local-clicks-.*-[0-9a-f]{8}\.json$/,
       ),
-      expect.stringMatching(/^lake\/click\/v1\/dt=2026-03-01\/hour=04\/_reformatted-/),
     ]);
     expect(JSON.parse(String(markers[0]?.Body))).toMatchObject({
       source: expect.stringMatching(/^raw\/clicks\//),
