@@ -42,11 +42,11 @@ function countDownloads(s3: S3Client): { bytes: number } {
     (next, context) => async (args) => {
       const out = await next(args);
       if (context.commandName === GetObjectCommand.name) {
-        counter.bytes += Number((out.output as { ContentLength?: number }).ContentLength ?? 0);
+        counter.bytes += Number((out.output as { ContentLength?: number } | undefined)?.ContentLength ?? 0);
       }
       return out;
     },
-    { step: 'deserialize', name: 'benchCountDownloads' },
+    { step: 'initialize', name: 'benchCountDownloads' },
   );
   return counter;
 }
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
         ] as const) {
           const rows = Math.ceil(perHour * share);
           const file = join(dataDir, `${dt}-${hour}-${type}.parquet`);
-          const seed = d * 1_000_003 + hour * 7_919;
+          const seed = d * 1_000_003 + hour * 12_289;
           await c.run(`COPY (
             SELECT '${type[0]}-${dt}-${hour}-' || i AS event_id, '${type}' AS event_type, 1::INTEGER AS schema_version,
               'u' || ((i * 7919 + ${seed}) % ${USERS}) AS user_id,
