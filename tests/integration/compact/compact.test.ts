@@ -160,6 +160,38 @@ async function storedCount(hour: string): Promise<number> {
   return n;
 }
 
+/**
+ * An hour compacted from two raw objects, then the first re-formatted by a "fixed" formatter that now
+ * rejects its first 10 lines: what the hour held, the events the re-format no longer writes, and those
+ * rows without them (what the hour should hold once compaction took them out).
+ */
+async function compactedHourThenFixed(hour: number, seed: number) {
+  const hh = String(hour).padStart(2, '0');
+  await deliver(rawKey(hh, 1), rawObject(hour, 5, seed));
+  await deliver(rawKey(hh, 2), rawObject(hour, 20, seed + 1));
+  expect((await compact({ hour: `2026-03-01T${hh}` })).code).toBe(0);
+  const before = await rowsOf(hh);
+  const lines = rawObjectLines({ lines: 40, seed, startMs: Date.UTC(2026, 2, 1, hour, 5, 0) }).lines;
+  const idOf = (line: Buffer) => String(JSON.parse(line.toString('utf8')).event_id);
+  const kept = new Set(lines.slice(10).map(idOf));
+  const gone = new Set(
+    lines
+      .slice(0, 10)
+      .map(idOf)
+      .filter((id) => !kept.has(id)),
+  );
+  const fixed = gzipSync(
+    Buffer.concat([...lines.slice(0, 10).map(() => Buffer.from('{"broken\n')), ...lines.slice(10)]),
+  );
+  const expected = Object.fromEntries(
+    Object.entries(before).map(([t, rows]) => [
+      t,
+      (rows as { event_id: unknown }[]).filter((r) => !gone.has(String(r.event_id))),
+    ]),
+  );
+  return { gone, expected, reformat: () => deliver(rawKey(hh, 1), fixed) };
+}
+
 describe('logbase compact on the local stack', () => {
   it('merges an hour of small files into one sorted file per table with the same events, a redelivery removed and counted', async () => {
     // Prepare: six raw objects of hour 03, and a Firehose redelivery of the first under another key
@@ -231,24 +263,9 @@ describe('logbase compact on the local stack', () => {
 
   it('takes out of a compacted hour the rows a re-format no longer writes (a formatter fix quarantining lines), once', async () => {
     // Prepare: hour 10 from two objects, compacted; then the first formatted again with 10 lines now rejected
-    await deliver(rawKey('10', 1), rawObject(10, 5, 400));
-    await deliver(rawKey('10', 2), rawObject(10, 20, 401));
-    expect((await compact({ hour: '2026-03-01T10' })).code).toBe(0);
-    const before = await rowsOf('10');
-    const lines = rawObjectLines({ lines: 40, seed: 400, startMs: Date.UTC(2026, 2, 1, 10, 5, 0) }).lines;
-    const idOf = (line: Buffer) => String(JSON.parse(line.toString('utf8')).event_id);
-    const kept = new Set(lines.slice(10).map(idOf));
-    const gone = new Set(
-      lines
-        .slice(0, 10)
-        .map(idOf)
-        .filter((id) => !kept.has(id)),
-    );
-    const fixed = gzipSync(
-      Buffer.concat([...lines.slice(0, 10).map(() => Buffer.from('{"broken\n')), ...lines.slice(10)]),
-    );
+    const { gone, expected, reformat } = await compactedHourThenFixed(10, 400);
     // Act
-    await deliver(rawKey('10', 1), fixed);
+    await reformat();
     const markers = (await listKeys(clients.s3, BUCKET, 'lake/')).filter((k) => k.includes('/_reformatted-'));
     const run = await compact({ hour: '2026-03-01T10' });
     const again = await compact({ hour: '2026-03-01T10' });
@@ -258,12 +275,6 @@ describe('logbase compact on the local stack', () => {
     expect(markers.every((k) => k.includes('/dt=2026-03-01/hour=10/'))).toBe(true);
     expect(run.code).toBe(0);
     expect(run.out.at(-2)).toContain(`, ${gone.size} event(s) a re-format no longer writes removed)`);
-    const expected = Object.fromEntries(
-      Object.entries(before).map(([t, rows]) => [
-        t,
-        (rows as { event_id: unknown }[]).filter((r) => !gone.has(String(r.event_id))),
-      ]),
-    );
     expect(await rowsOf('10')).toEqual(expected);
     expect(await storedCount('10')).toBe(Object.values(expected).reduce((n, rows) => n + rows.length, 0));
     expect((await listKeys(clients.s3, BUCKET, 'lake/')).filter((k) => k.includes('/_reformatted-'))).toEqual(
@@ -283,23 +294,8 @@ describe('logbase compact on the local stack', () => {
   it('takes the removed rows out too when the re-format landed while its hour was being merged (no marker from the formatter)', async () => {
     // Prepare: hour 11 compacted; then an object re-formatted with 10 lines rejected, its marker lost as if
     // the formatter had looked for the hour's compaction manifest before that compaction wrote it
-    await deliver(rawKey('11', 1), rawObject(11, 5, 500));
-    await deliver(rawKey('11', 2), rawObject(11, 20, 501));
-    expect((await compact({ hour: '2026-03-01T11' })).code).toBe(0);
-    const before = await rowsOf('11');
-    const lines = rawObjectLines({ lines: 40, seed: 500, startMs: Date.UTC(2026, 2, 1, 11, 5, 0) }).lines;
-    const idOf = (line: Buffer) => String(JSON.parse(line.toString('utf8')).event_id);
-    const kept = new Set(lines.slice(10).map(idOf));
-    const gone = new Set(
-      lines
-        .slice(0, 10)
-        .map(idOf)
-        .filter((id) => !kept.has(id)),
-    );
-    const fixed = gzipSync(
-      Buffer.concat([...lines.slice(0, 10).map(() => Buffer.from('{"broken\n')), ...lines.slice(10)]),
-    );
-    await deliver(rawKey('11', 1), fixed);
+    const { gone, expected, reformat } = await compactedHourThenFixed(11, 500);
+    await reformat();
     for (const key of (await listKeys(clients.s3, BUCKET, 'lake/')).filter((k) =>
       k.includes('/_reformatted-'),
     ))
@@ -309,14 +305,7 @@ describe('logbase compact on the local stack', () => {
     // Assess
     expect(gone.size).toBeGreaterThan(0);
     expect(run.out.at(-2)).toContain(`, ${gone.size} event(s) a re-format no longer writes removed)`);
-    expect(await rowsOf('11')).toEqual(
-      Object.fromEntries(
-        Object.entries(before).map(([t, rows]) => [
-          t,
-          (rows as { event_id: unknown }[]).filter((r) => !gone.has(String(r.event_id))),
-        ]),
-      ),
-    );
+    expect(await rowsOf('11')).toEqual(expected);
   });
 
   it('answers every query of the hour with the same count while compaction runs', async () => {
