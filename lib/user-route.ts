@@ -4,7 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { isValidApiKey } from './domain/api-keys';
+import { apiKeyRefusal } from './domain/api-keys';
 import { logger, metrics, tracer } from './powertools';
 
 /**
@@ -34,9 +34,8 @@ export async function userRouteRequest(
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (name.toLowerCase() === 'x-api-key') presented = value;
   }
-  if (!presented) return { response: reply(401, { message: 'missing x-api-key header' }) };
-  if (!isValidApiKey(presented, await apiKeys()))
-    return { response: reply(401, { message: 'invalid API key' }) };
+  const refused = await apiKeyRefusal(presented, apiKeys);
+  if (refused) return { response: reply(401, { message: refused.message }) };
   const userId = event.pathParameters?.id;
   if (userId === undefined || userId === '' || userId.length > 128) {
     const message = `the path needs a user id of 1-128 characters: /v1/users/{id}/${route}`;

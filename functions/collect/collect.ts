@@ -7,7 +7,7 @@ import { putToFirehose } from '../../lib/aws/firehose';
 import { putToKinesis } from '../../lib/aws/kinesis';
 import { putQuarantine } from '../../lib/aws/quarantine';
 import type { RetryOptions, WriteResult } from '../../lib/aws/retry';
-import { isValidApiKey } from '../../lib/domain/api-keys';
+import { apiKeyRefusal } from '../../lib/domain/api-keys';
 import { type PreparedRequest, prepareRequest } from '../../lib/domain/collect';
 import { collectAnswer, malformedBodyAnswer } from '../../lib/domain/collect-answer';
 import {
@@ -91,14 +91,10 @@ export async function collect(
   metrics.addMetric('Requests', MetricUnit.Count, 1);
   const headers = lowerCaseHeaders(event.headers);
 
-  const presented = headers['x-api-key'];
-  if (presented === undefined || presented === '') {
-    logger.warn('refused: no x-api-key header');
-    return reply(401, { message: 'missing x-api-key header', request_id: requestId });
-  }
-  if (!isValidApiKey(presented, await deps.apiKeys())) {
-    logger.warn('refused: invalid API key');
-    return reply(401, { message: 'invalid API key', request_id: requestId });
+  const refused = await apiKeyRefusal(headers['x-api-key'], deps.apiKeys);
+  if (refused) {
+    logger.warn(refused.log);
+    return reply(401, { message: refused.message, request_id: requestId });
   }
 
   const clock = deps.retry?.now ?? Date.now;

@@ -10,7 +10,7 @@ import {
   type UnprocessedRetryOptions,
   writeArticleVectors,
 } from '../../lib/aws/article-vectors';
-import { isValidApiKey } from '../../lib/domain/api-keys';
+import { apiKeyRefusal } from '../../lib/domain/api-keys';
 import {
   type ArticleDecisions,
   type ArticleQuarantineLine,
@@ -176,14 +176,10 @@ export async function vectorizeRequest(
   const receivedAt = deps.now();
   logger.appendKeys({ request_id: requestId, api_request_id: event.requestContext?.requestId });
   const headers = lowerCaseHeaders(event.headers);
-  const presented = headers['x-api-key'];
-  if (presented === undefined || presented === '') {
-    logger.warn('refused: no x-api-key header');
-    return reply(401, { message: 'missing x-api-key header', request_id: requestId });
-  }
-  if (!isValidApiKey(presented, await deps.apiKeys())) {
-    logger.warn('refused: invalid API key');
-    return reply(401, { message: 'invalid API key', request_id: requestId });
+  const refused = await apiKeyRefusal(headers['x-api-key'], deps.apiKeys);
+  if (refused) {
+    logger.warn(refused.log);
+    return reply(401, { message: refused.message, request_id: requestId });
   }
   const source: ArticleSource = {
     kind: 'http',

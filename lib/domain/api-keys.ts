@@ -22,3 +22,25 @@ export function isValidApiKey(presented: string, keys: readonly string[]): boole
   }
   return match;
 }
+
+/** Why a request's API key is refused: the 401 answer's message, and the log line's reason. */
+export interface ApiKeyRefusal {
+  message: 'missing x-api-key header' | 'invalid API key';
+  log: 'refused: no x-api-key header' | 'refused: invalid API key';
+}
+
+/**
+ * The check every keyed route makes (collect, articles, the user routes): undefined when `presented`
+ * (the x-api-key header) is one of the keys, else why not. The keys are only fetched for a presented key.
+ */
+export async function apiKeyRefusal(
+  presented: string | undefined,
+  keys: () => Promise<readonly string[]>,
+): Promise<ApiKeyRefusal | undefined> {
+  if (presented === undefined || presented === '') {
+    return { message: 'missing x-api-key header', log: 'refused: no x-api-key header' };
+  }
+  if (!isValidApiKey(presented, await keys()))
+    return { message: 'invalid API key', log: 'refused: invalid API key' };
+  return undefined;
+}

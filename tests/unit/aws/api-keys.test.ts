@@ -2,7 +2,7 @@ import { clearCaches } from '@aws-lambda-powertools/parameters';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { loadApiKeys, NoApiKeysError } from '../../../lib/aws/api-keys';
-import { isValidApiKey, parseApiKeys } from '../../../lib/domain/api-keys';
+import { apiKeyRefusal, isValidApiKey, parseApiKeys } from '../../../lib/domain/api-keys';
 
 const ssmMock = mockClient(SSMClient);
 
@@ -89,5 +89,28 @@ describe('loadApiKeys', () => {
     await expect(loadApiKeys({ parameterName: '', inlineKeys: '' })).rejects.toThrow(
       'no API keys configured: API_KEYS is empty',
     );
+  });
+});
+
+describe('apiKeyRefusal', () => {
+  it('refuses a missing or empty key without fetching the keys, a wrong one after, and passes a right one', async () => {
+    // Prepare
+    const fetched: number[] = [];
+    const keys = async () => {
+      fetched.push(1);
+      return ['lb_local_0123456789abcdef'];
+    };
+    // Act
+    const missing = await apiKeyRefusal(undefined, keys);
+    const empty = await apiKeyRefusal('', keys);
+    const fetchesBefore = fetched.length;
+    const wrong = await apiKeyRefusal('lb_guess', keys);
+    const right = await apiKeyRefusal('lb_local_0123456789abcdef', keys);
+    // Assess
+    expect(missing).toEqual({ message: 'missing x-api-key header', log: 'refused: no x-api-key header' });
+    expect(empty).toEqual(missing);
+    expect(fetchesBefore).toBe(0);
+    expect(wrong).toEqual({ message: 'invalid API key', log: 'refused: invalid API key' });
+    expect(right).toBeUndefined();
   });
 });
