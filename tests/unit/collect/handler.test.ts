@@ -172,6 +172,32 @@ describe('When a client posts a valid batch to POST /v1/events', () => {
     expect(s3Mock).not.toHaveReceivedAnyCommand();
   });
 
+  it('calls only the stream a batch needs: Kinesis for clicks alone, Firehose for the rest alone', async () => {
+    // Prepare: the valid batch split into its clicks and its other events
+    const only = (keep: (e: Record<string, unknown>) => boolean) => {
+      const event = httpEvent('valid-batch');
+      event.body = JSON.stringify({ events: bodyEvents(event).filter(keep) });
+      return event;
+    };
+    const isClick = (e: Record<string, unknown>) => e.event_type === 'click';
+
+    // Act
+    const clicks = await invoke(only(isClick));
+    const clickCalls = { kinesis: kinesisMock.calls().length, firehose: firehoseMock.calls().length };
+    kinesisMock.resetHistory();
+    firehoseMock.resetHistory();
+    const others = await invoke(only((e) => !isClick(e)));
+
+    // Assess
+    expect(clicks.statusCode).toBe(202);
+    expect(clickCalls).toEqual({ kinesis: 1, firehose: 0 });
+    expect(others.statusCode).toBe(202);
+    expect({ kinesis: kinesisMock.calls().length, firehose: firehoseMock.calls().length }).toEqual({
+      kinesis: 0,
+      firehose: 1,
+    });
+  });
+
   it('stores each event as sent plus received_at and request_id', async () => {
     // Prepare
     const event = httpEvent('valid-batch');
