@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { loadServiceConfig } from '../../local/service-config';
 import { deriveWiring } from '../../local/wiring';
-import type { Output } from '../commands/schemas';
+import type { Output } from '../stdio';
 import { endedLine, progressLine, type TaskLabel } from './progress';
 
 /** The key of the state machine under `stepFunctions.stateMachines`. */

@@ -19,21 +19,12 @@ import {
 } from '../datasets/measure';
 import { assemble, type DatasetsReport, renderOne, renderTable } from '../datasets/report';
 import { readQueryLog } from '../query/query-log';
+import { type Output, stdio } from '../stdio';
 import { stageLake } from './query';
 import type { RegisterCommand } from './register';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
-
-export interface Output {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const stdio: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 /** Where the datasets are read from: the local stack (its emulators and query log) or a stage on AWS. */
 export type DatasetsSource =

@@ -20,21 +20,11 @@ import { LocalLake, openDuckDb } from '../query/local';
 import { OUTPUT_FORMATS, type OutputFormat, render } from '../query/output';
 import { S3Partitions } from '../query/partitions';
 import { appendQueryLog, type QueryLogEntry } from '../query/query-log';
+import { type Output, stdio } from '../stdio';
 import type { RegisterCommand } from './register';
 
 /** The project root: where serverless.yml and `.logbase/` live. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
-
-/** Where the command writes: stdout for results, stderr for the guard's words and problems. */
-export interface Output {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const stdio: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 /** What both engines take from the command line. */
 export interface QueryFlags {

@@ -2,13 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidReportError, parseReport, renderReportHtml } from '../../lib/domain/report';
 import { sampleReport } from '../report/sample';
+import { type Output, stdio } from '../stdio';
 import type { RegisterCommand } from './register';
-import type { Output } from './schemas';
-
-const stdio: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 /** Options of `logbase report render`. */
 export interface RenderOptions {

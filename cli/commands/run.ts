@@ -21,13 +21,8 @@ import { LATEST_REPORT_PATH } from '../../local/reports';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { endedLine, progressLine } from '../batch/progress';
 import { runOnStage } from '../batch/stage-run';
+import { type Output, stdio } from '../stdio';
 import type { RegisterCommand } from './register';
-import type { Output } from './schemas';
-
-const stdio: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 /** The batch-scoring Task states, by the serverless.yml function each invokes. */
 export const BATCH_TASKS: Record<

@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { EVENT_TYPES, listSchemas } from '../../lib/schemas';
 import { checkCompatibility, unrecordedAdditions } from '../../lib/schemas/compat';
 import { currentLock, LOCK_PATH, LockFileError, readLock, writeLock } from '../schemas-lock';
+import { type Output, stdio } from '../stdio';
 import type { RegisterCommand } from './register';
 
 /** Options of `logbase schemas`. */
@@ -12,17 +13,6 @@ export interface SchemasOptions {
   writeLock?: boolean;
   lock?: string;
 }
-
-/** Where the command writes: stdout for results, stderr for problems. */
-export interface Output {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const stdio: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

@@ -11,15 +11,10 @@ import { deriveWiring, type Wiring } from '../../local/wiring';
 import { awsStatus } from '../status/aws';
 import { fetchHealth, type LocalNames, localStatus, StackNotRunningError } from '../status/local';
 import { renderStatus, type StatusReport } from '../status/report';
+import { type Output, stdio } from '../stdio';
 import type { RegisterCommand } from './register';
-import type { Output } from './schemas';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
-
-const stdio: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 export interface StatusOptions {
   stage?: string;

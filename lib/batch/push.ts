@@ -11,6 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { getBytes, listKeys, putBytes } from '../aws/batch';
 import { cooldownDates, type PushCandidate, type PushCounts, pushCandidates } from '../domain/batch/push';
 import type { RecommendationItem } from '../domain/batch/recommendations';
+import { withBatchDuckDb } from './duckdb';
 import type { BatchDeps, RunRef, ScoreShardOutput } from './tasks';
 
 /** The prefix of the candidates marts, one `dt=` partition per date. */
@@ -61,14 +62,7 @@ export async function pushCandidatesTask(
         historyFiles.push(file);
       }
     }
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const db = await DuckDBInstance.create(':memory:', {
-      threads: '1',
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-    });
-    const c = await db.connect();
-    try {
+    return await withBatchDuckDb(async (c) => {
       const history =
         historyFiles.length === 0
           ? []
@@ -99,10 +93,7 @@ export async function pushCandidatesTask(
         'application/vnd.apache.parquet',
       );
       return { ...counts, mart, threshold, cooldownHours, historyFiles: historyFiles.length };
-    } finally {
-      c.closeSync();
-      db.closeSync();
-    }
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

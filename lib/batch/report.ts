@@ -27,6 +27,7 @@ import {
   type SkippedInputs,
 } from '../domain/report/kpi';
 import { listSchemas } from '../schemas';
+import { withBatchDuckDb } from './duckdb';
 import type { BatchDeps, RunRef, ScoreShardOutput } from './tasks';
 
 /** What PublishReport returns (the state's `$.report`). */
@@ -184,39 +185,27 @@ export async function publishReportTask(
     }
 
     const usersFile = join(dir, 'daily-users.parquet');
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const db = await DuckDBInstance.create(':memory:', {
-      threads: '1',
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-    });
-    const c = await db.connect();
-    let counts: CountRow[];
-    let users: { daily_active_users: number; returning_users: number };
-    let newestClickMs: number | null;
-    try {
+    const { counts, users, newestClickMs } = await withBatchDuckDb(async (c) => {
       await c.run("SET TimeZone = 'UTC'");
       const sql = kpiSql({ day, earlier });
-      counts = (await c.runAndReadAll(sql.counts)).getRowObjectsJS().map((r) => ({
+      const counts: CountRow[] = (await c.runAndReadAll(sql.counts)).getRowObjectsJS().map((r) => ({
         event_type: String(r.event_type),
         platform: r.platform === null ? null : String(r.platform),
         tab: r.tab === null ? null : String(r.tab),
         events: Number(r.events),
       }));
       const [u] = (await c.runAndReadAll(sql.users)).getRowObjectsJS();
-      users = {
+      const users = {
         daily_active_users: Number(u?.daily_active_users ?? 0),
         returning_users: Number(u?.returning_users ?? 0),
       };
       const [n] = (await c.runAndReadAll(sql.newestClick)).getRowObjectsJS();
-      newestClickMs = n?.newest_click_ms === null || n === undefined ? null : Number(n.newest_click_ms);
+      const newestClickMs = n?.newest_click_ms === null || n === undefined ? null : Number(n.newest_click_ms);
       await c.run(
         `COPY (${sql.dailyUsers}) TO '${usersFile.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`,
       );
-    } finally {
-      c.closeSync();
-      db.closeSync();
-    }
+      return { counts, users, newestClickMs };
+    });
 
     // The formatter's manifests of the day's raw objects: what collect landed, what the formatter kept.
     const manifestKeys = (

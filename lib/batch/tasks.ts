@@ -52,6 +52,7 @@ import {
   type StatsWindow,
 } from '../domain/batch/stats';
 import type { ScoringWeights } from '../domain/scoring';
+import { withBatchDuckDb } from './duckdb';
 import type { PushCandidatesOutput } from './push';
 import type { PublishReportOutput } from './report';
 
@@ -247,14 +248,7 @@ export async function articleStatsTask(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   try {
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const db = await DuckDBInstance.create(':memory:', {
-      threads: '1',
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-    });
-    const c = await db.connect();
-    try {
+    return await withBatchDuckDb(async (c) => {
       await c.run("SET TimeZone = 'UTC'");
       const counted =
         deps.config.statsEngine === 'athena'
@@ -316,10 +310,7 @@ export async function articleStatsTask(
         source: counted.source,
         mart,
       };
-    } finally {
-      c.closeSync();
-      db.closeSync();
-    }
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
